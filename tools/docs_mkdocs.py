@@ -1,0 +1,185 @@
+"""Build the docs site into `_docs/` without Quarto: nbdev's processed notebooks rendered by mkdocs-material.
+
+Usage: python tools/docs_mkdocs.py   (tools/build_docs.sh calls it when `quarto` is missing)
+
+Glue only; nbdev and mkdocs do the work:
+1. `nbdev-proc-nbs` writes the processed notebooks to `_proc/` (directives removed, API docs inserted as markdown,
+   the `# Title` / `> summary` cell turned into Quarto front matter).
+2. Each processed notebook is copied to `build/docs/src/<page>.ipynb`, where `<page>` is the `output-file` nbdev
+   chose (`core.html` for `00_core.ipynb`, as in the Quarto site, so nbdev's doc links resolve). On the way the
+   Quarto-only parts are translated: front matter -> a `# Title` + `> summary` markdown cell; the cell options
+   `#| echo/output/include: false` -> cell tags that mkdocs-jupyter's `remove_tag_config` understands, then every
+   remaining `#|` line is dropped; Pandoc link attributes `[x](url){...}` -> HTML links; keys that fail nbformat
+   validation (execnb's `execution` metadata, `has_sd`, ...) are stripped.
+3. `build/docs/mkdocs.yml` INHERITs the root `mkdocs.yml` and adds the nav: every notebook nbdev processed, in
+   notebook order, index first, titled by its `# Title`. New notebooks appear without editing anything.
+4. `mkdocs build` into `_docs/`, then a local MathJax (from the `jupyter-server-mathjax` package) is copied into
+   `_docs/assets/mathjax/` so formulas render offline.
+"""
+import argparse, json, os, re, shutil, subprocess, sys, time
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS_DOCS = Path(__file__).resolve().parent/"docs"
+QUARTO_FILES = {"_quarto.yml", "nbdev.yml", "sidebar.yml", "_brand.yml", "_metadata.yml", "styles.css"}
+OPTION_RE = re.compile(r"^\s*#\|\s*([\w-]+)\s*:\s*(.*?)\s*$")
+DIRECTIVE_RE = re.compile(r"^\s*#\|")
+PANDOC_LINK_RE = re.compile(r"\[([^\]\n]+)\]\(([^)\s]+)\)\{([^}\n]*)\}")
+CELL_KEYS = {"code": {"id", "cell_type", "metadata", "source", "outputs", "execution_count"},
+             "markdown": {"id", "cell_type", "metadata", "source", "attachments"},
+             "raw": {"id", "cell_type", "metadata", "source", "attachments"}}
+FENCED_DIV_RE = re.compile(r"^:::+.*$", re.M)
+
+
+def bin_path(name):
+    "The console script `name` next to this interpreter (the venv's), else the one on PATH."
+    here = Path(sys.executable).parent/name
+    return str(here) if here.exists() else (shutil.which(name) or name)
+
+
+def front_matter(nb):
+    "The Quarto front matter of a processed notebook (a raw cell between `---` lines) and its cell index."
+    for i, cell in enumerate(nb.cells[:3]):
+        src = cell.source.strip()
+        if cell.cell_type == "raw" and src.startswith("---"):
+            return (yaml.safe_load(src.strip("-\n")) or {}), i
+    return {}, None
+
+
+def cell_options(source):
+    "Quarto cell options (`#| key: value` lines) of a code cell, as a dict of lower-case strings."
+    return {m[1].lower(): m[2].strip("'\"").lower() for line in source.splitlines() if (m := OPTION_RE.match(line))}
+
+
+def pandoc_to_html(text):
+    "Pandoc-only markdown (link attributes, fenced divs) that nbconvert's markdown renderer would show verbatim."
+    text = PANDOC_LINK_RE.sub(lambda m: f'<a href="{m[2]}" {m[3].strip()}>{m[1]}</a>', text)
+    return FENCED_DIV_RE.sub("", text)
+
+
+def clean_notebook(nb, fallback_title):
+    "Translate one processed notebook for mkdocs-jupyter; returns (notebook, title)."
+    meta, fm_idx = front_matter(nb)
+    title = str(meta.get("title") or fallback_title)
+    cells = []
+    if fm_idx is not None:
+        head = f"# {title}"
+        if meta.get("description"): head += f"\n\n> {' '.join(str(meta['description']).split())}"
+        cells.append(nbformat.v4.new_markdown_cell(head))
+    for i, cell in enumerate(nb.cells):
+        if i == fm_idx: continue
+        if cell.cell_type == "markdown": cell.source = pandoc_to_html(cell.source)
+        if cell.cell_type == "code":
+            opts = cell_options(cell.source)
+            tags = cell.metadata.setdefault("tags", [])
+            if opts.get("include") == "false": tags.append("quarto-include-false")
+            if opts.get("echo") == "false": tags.append("quarto-echo-false")
+            if opts.get("output") == "false": tags.append("quarto-output-false")
+            cell.source = "\n".join(l for l in cell.source.splitlines() if not DIRECTIVE_RE.match(l)).strip("\n")
+            if not cell.metadata["tags"]: del cell.metadata["tags"]
+            for out in cell.get("outputs", []):
+                md = out.get("data", {}).get("text/markdown")
+                if md is not None:
+                    out["data"]["text/markdown"] = pandoc_to_html(md if isinstance(md, str) else "".join(md))
+        cells.append(cell)
+    nb.cells = cells
+    nb.nbformat, nb.nbformat_minor = 4, 5
+    for i, cell in enumerate(nb.cells): cell["id"] = f"cell-{i}"  # deterministic: mkdocs-jupyter caches by content
+    # execnb/nbdev leave keys nbformat's schema rejects (`has_sd`, execnb's `execution` metadata): strip them
+    for cell in nb.cells:
+        for key in set(cell) - CELL_KEYS[cell.cell_type]: del cell[key]
+        cell.metadata.pop("execution", None)
+    _, nb = nbformat.validator.normalize(nb, strip_invalid_metadata=True)
+    nb = nbformat.from_dict(nb)
+    nbformat.validate(nb)
+    return nb, title
+
+
+def notebook_order(proc):
+    "Processed notebooks in nbdev's (file name) order, index first; skips `_`/`.` files and folders like nbdev."
+    nbs = [p for p in sorted(proc.rglob("*.ipynb"))
+           if not any(part.startswith(("_", ".")) for part in p.relative_to(proc).parts)]
+    return sorted(nbs, key=lambda p: (p.relative_to(proc).parts != ("index.ipynb",), str(p.relative_to(proc))))
+
+
+def prepare(proc, src):
+    "Write the translated notebooks and static files to `src`; return the nav as [(title, page file)]."
+    if src.exists(): shutil.rmtree(src)
+    src.mkdir(parents=True)
+    nav = []
+    for nb_path in notebook_order(proc):
+        nb = nbformat.read(nb_path, as_version=4)
+        meta, _ = front_matter(nb)
+        out_file = meta.get("output-file") or nb_path.with_suffix(".html").name
+        rel = nb_path.parent.relative_to(proc)/Path(out_file).with_suffix(".ipynb")
+        nb, title = clean_notebook(nb, fallback_title=nb_path.stem)
+        (src/rel).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, src/rel)
+        nav.append((title, rel.as_posix()))
+    for f in proc.rglob("*"):  # images and other files the notebooks reference
+        rel = f.relative_to(proc)
+        if f.is_file() and f.suffix != ".ipynb" and f.name not in QUARTO_FILES \
+                and not any(p.startswith(("_", ".")) for p in rel.parts):
+            (src/rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(f, src/rel)
+    (src/"assets").mkdir(exist_ok=True)
+    shutil.copy2(TOOLS_DOCS/"predfail.css", src/"assets"/"predfail.css")
+    return nav
+
+
+def write_config(build, nav, site_dir):
+    "The generated mkdocs config: the root mkdocs.yml plus docs_dir, site_dir and the nav."
+    cfg = {"INHERIT": os.path.relpath(ROOT/"mkdocs.yml", build), "docs_dir": "src",
+           "site_dir": os.path.relpath(site_dir, build), "nav": [{title: page} for title, page in nav]}
+    path = build/"mkdocs.yml"
+    path.write_text("# generated by tools/docs_mkdocs.py; edit the root mkdocs.yml instead\n" + yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def copy_mathjax(site_dir):
+    "Copy MathJax 2 into the site so formulas render offline; warn (CDN fallback) when it is not installed."
+    dest = site_dir/"assets"/"mathjax"
+    try:
+        import jupyter_server_mathjax
+        static = Path(jupyter_server_mathjax.__file__).parent/"static"
+    except ImportError:
+        static = Path("/usr/share/javascript/mathjax")
+    if not (static/"MathJax.js").exists():
+        print("WARNING: no local MathJax (pip install jupyter-server-mathjax); formulas load from a CDN", file=sys.stderr)
+        cdn = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js"
+        for page in site_dir.rglob("*.html"):
+            text = page.read_text()
+            if "assets/mathjax/MathJax.js" in text:
+                page.write_text(re.sub(r'src="[./]*assets/mathjax/MathJax\.js', f'src="{cdn}', text))
+        return
+    skip_lang = lambda d, names: [n for n in names if Path(d).name == "localization" and n != "en"]
+    shutil.copytree(static, dest, ignore=skip_lang, dirs_exist_ok=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--site-dir", default=str(ROOT/"_docs"), help="output folder (default: _docs/)")
+    ap.add_argument("--skip-proc", action="store_true", help="reuse _proc/ as it is (no nbdev-proc-nbs)")
+    args = ap.parse_args(argv)
+    site_dir, build, proc = Path(args.site_dir).resolve(), ROOT/"build"/"docs", ROOT/"_proc"
+    t0 = time.perf_counter()
+    if not args.skip_proc:
+        subprocess.run([bin_path("nbdev-proc-nbs")], cwd=ROOT, check=True)
+    t1 = time.perf_counter()
+    nav = prepare(proc, build/"src")
+    if not nav: sys.exit("ERROR: no processed notebooks in _proc/ (is nbs/ empty?)")
+    config = write_config(build, nav, site_dir)
+    t2 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(config)], cwd=ROOT, check=True,
+                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    copy_mathjax(site_dir)
+    t3 = time.perf_counter()
+    print(f"docs: {len(nav)} pages -> {site_dir.relative_to(ROOT) if site_dir.is_relative_to(ROOT) else site_dir}/ "
+          f"(nbdev-proc-nbs {t1-t0:.1f}s, translate {t2-t1:.1f}s, mkdocs {t3-t2:.1f}s)")
+
+
+if __name__ == "__main__":
+    main()
