@@ -1,5 +1,8 @@
 # predfail: the two commands a newcomer needs are `make reproduce` and `make test`.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+# pip on these machines warns about every local index folder it skips; keep real errors only
+QUIET_PIP := 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
@@ -21,8 +24,8 @@ help:
 # nothing pulls a CUDA build.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q torch==2.13.0 -c constraints.txt
-	$(PY) -m pip install -q -e ".[dev]" -c constraints.txt
+	$(PY) -m pip install -q torch==2.13.0 -c constraints.txt $(QUIET_PIP)
+	$(PY) -m pip install -q -e ".[dev]" -c constraints.txt $(QUIET_PIP)
 	@touch $(STAMP)
 
 install: $(STAMP)
