@@ -244,9 +244,10 @@ def plot_tail(eval_scores, # evaluation failure scores ψ (−inf allowed)
               realised_max=None, # realised deployment maximum (one per n), if known
               positions: str = "rank", # plotting positions
               ax=None, # matplotlib Axes to draw on
+              method: str = "jones", # tail fit: "jones", "reverse" or "mle"
              ):
     "Tail plot: empirical log survival vs ψ, the fitted line, its extrapolation to n, and the realised maximum."
-    fit = fit_gumbel_tail(eval_scores, k=k, positions=positions)
+    fit = fit_gumbel_tail(eval_scores, k=k, positions=positions, method=method)
     ns = np.atleast_1d(np.asarray(n, dtype=np.float64))
     q = fit.forecast_score(ns)
     if ax is None: _, ax = plt.subplots(figsize=(6.5, 4.2))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .forecast import POSITIONS, fit_gumbel_tail, fit_lognormal
+from .forecast import METHODS, POSITIONS, fit_gumbel_tail, fit_lognormal
 from .scores import check_scores, log10p_from_scores, p_from_scores, scores_from_counts, scores_from_logp, scores_from_p
 
 # %% ../nbs/04_cli.ipynb #e38f47dc
@@ -148,7 +148,8 @@ def load_scores(path, # CSV or JSONL file
     return scores, dict(file=str(path), column=used, kind=kind, rows=len(records))
 
 # %% ../nbs/04_cli.ipynb #84c54170
-FORECASTERS = {"jones": lambda scores, k, positions: fit_gumbel_tail(scores, k=k, positions=positions)}
+FORECASTERS = {method: (lambda scores, k, positions, method=method: fit_gumbel_tail(scores, k=k, positions=positions, method=method))
+               for method in METHODS}
 
 def forecast_report(scores, # failure scores ψ (−inf for p = 0)
                     n, # deployment sizes
@@ -169,8 +170,9 @@ def forecast_report(scores, # failure scores ψ (−inf for p = 0)
     rows = [dict(n=int(x) if x == int(x) else x, score=float(s), log10p=float(log10p_from_scores(s)), p=float(p_from_scores(s)),
                  lognormal_score=float(l), lognormal_log10p=float(log10p_from_scores(l)))
             for x, s, l in zip(ns, q, lq)]
-    return dict(method=method, a=fit.a, b=fit.b, r2=fit.r2, scale=1/abs(fit.a), k=fit.k, m=fit.m, n_excluded=fit.n_excluded,
-                positions=positions, empirical_max=dict(score=emax, log10p=float(log10p_from_scores(emax)), p=float(p_from_scores(emax))),
+    return dict(method=method, a=fit.a, b=fit.b, r2=None if math.isnan(fit.r2) else fit.r2,  # the MLE has no R²
+                scale=1/abs(fit.a), k=fit.k, m=fit.m, n_excluded=fit.n_excluded,
+                positions=fit.positions, empirical_max=dict(score=emax, log10p=float(log10p_from_scores(emax)), p=float(p_from_scores(emax))),
                 forecasts=rows)
 
 # %% ../nbs/04_cli.ipynb #96eb9ab3
@@ -206,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--trials-column", default="trials", help='counts: trials column (default "trials")')
     fc.add_argument("--k", type=int, default=10, help="top scores to fit (default 10)")
     fc.add_argument("--positions", choices=POSITIONS, default="rank", help="plotting positions (default rank: j/m)")
-    fc.add_argument("--method", default="jones", help=f"tail forecaster (default jones; available: {', '.join(FORECASTERS)})")
+    fc.add_argument("--method", default="jones",
+                    help="tail fit: jones (Jones et al. OLS, default), reverse (reverse regression; use with --positions expected) or mle (exponential-tail MLE)")
     fc.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     fc.add_argument("--plot", metavar="PATH", help="also save the tail plot (PNG, PDF or SVG by extension)")
     return parser
@@ -218,7 +221,7 @@ def _save_tail_plot(scores, report, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from predfail.backtest import plot_tail
-    ax = plot_tail(scores, [f["n"] for f in report["forecasts"]], k=report["k"], positions=report["positions"])
+    ax = plot_tail(scores, [f["n"] for f in report["forecasts"]], k=report["k"], positions=report["positions"], method=report["method"])
     ax.figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(ax.figure)
 

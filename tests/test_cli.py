@@ -140,3 +140,20 @@ def test_console_script_and_module():
     r = subprocess.run([sys.executable, "-m", "predfail.cli", "forecast", str(DATA/"nope.csv"), "--n", "1e5"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stdout == "" and "file not found" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("method, positions", [("jones", "rank"), ("reverse", "expected"), ("mle", "rank")])
+def test_every_method_gives_valid_json_matching_the_library(method, positions, capsys):
+    import json as _json
+    from predfail.cli import main as _main
+    from predfail.forecast import fit_gumbel_tail
+    from predfail.scores import scores_from_p
+    import pandas as _pd
+    path = Path(__file__).parent/"data"/"eval_p.csv"
+    assert _main(["forecast", str(path), "--kind", "p", "--n", "1e4", "1e5", "--method", method,
+                  "--positions", positions, "--json"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    fit = fit_gumbel_tail(scores_from_p(_pd.read_csv(path)["p"].to_numpy()), k=10, positions=positions, method=method)
+    assert out["method"] == method and abs(out["a"] - fit.a) < 1e-12
+    assert abs(out["forecasts"][1]["score"] - fit.forecast_score(1e5)) < 1e-9
+    assert (out["r2"] is None) == (method == "mle")
