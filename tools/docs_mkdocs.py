@@ -13,12 +13,16 @@ Glue only; nbdev and mkdocs do the work:
    validation (execnb's `execution` metadata, `has_sd`, ...) are stripped.
 3. `build/docs/mkdocs.yml` INHERITs the root `mkdocs.yml` and adds the nav: every notebook nbdev processed, in
    notebook order, index first, titled by its `# Title`. New notebooks appear without editing anything.
-4. `mkdocs build` into `_docs/`, then a local MathJax (from the `jupyter-server-mathjax` package) is copied into
-   `_docs/assets/mathjax/` so formulas render offline.
+4. `mkdocs build` into `_docs/`, then the needed part of a local MathJax 2 (Debian's libjs-mathjax, installed with
+   chromium by tools/ensure_chromium.sh) is copied into `_docs/assets/mathjax/` so formulas render offline; without
+   it the pages load MathJax from a CDN (with a warning).
 """
-import argparse, json, os, re, shutil, subprocess, sys, time
+import argparse, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 
+# jsonschema (via nbformat) imports the optional rfc3987_syntax, which compiles 38 grammars at import (seconds on
+# 2 busy cores) for an IRI format check that notebook validation never uses: skip it in this process.
+sys.modules.setdefault("rfc3987_syntax", None)
 import nbformat
 import yaml
 
@@ -86,6 +90,7 @@ def clean_notebook(nb, fallback_title):
                     out["data"]["text/markdown"] = pandoc_to_html(md if isinstance(md, str) else "".join(md))
         cells.append(cell)
     nb.cells = cells
+    nb.metadata.pop("widgets", None)  # else nbconvert loads the widget manager from a CDN (no widgets live here)
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, cell in enumerate(nb.cells): cell["id"] = f"cell-{i}"  # deterministic: mkdocs-jupyter caches by content
     # execnb/nbdev leave keys nbformat's schema rejects (`has_sd`, execnb's `execution` metadata): strip them
@@ -105,16 +110,26 @@ def notebook_order(proc):
     return sorted(nbs, key=lambda p: (p.relative_to(proc).parts != ("index.ipynb",), str(p.relative_to(proc))))
 
 
+def link_notebooks_to_pages(nb, pages):
+    "Links to notebooks (`03_backtest.ipynb#x`) point to their pages (`backtest.html#x`), as Quarto rewrites them."
+    pattern = re.compile(r"\]\((?:\./)?(" + "|".join(map(re.escape, pages)) + r")(#[^)]*)?\)")
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and pages: cell.source = pattern.sub(lambda m: f"]({pages[m[1]]}{m[2] or ''})", cell.source)
+
+
 def prepare(proc, src):
     "Write the translated notebooks and static files to `src`; return the nav as [(title, page file)]."
     if src.exists(): shutil.rmtree(src)
     src.mkdir(parents=True)
-    nav = []
+    nav, nbs = [], {}
     for nb_path in notebook_order(proc):
         nb = nbformat.read(nb_path, as_version=4)
         meta, _ = front_matter(nb)
         out_file = meta.get("output-file") or nb_path.with_suffix(".html").name
-        rel = nb_path.parent.relative_to(proc)/Path(out_file).with_suffix(".ipynb")
+        nbs[nb_path] = (nb, nb_path.parent.relative_to(proc)/Path(out_file).with_suffix(".ipynb"))
+    pages = {p.relative_to(proc).as_posix(): rel.with_suffix(".html").as_posix() for p, (_, rel) in nbs.items()}
+    for nb_path, (nb, rel) in nbs.items():
+        link_notebooks_to_pages(nb, pages)
         nb, title = clean_notebook(nb, fallback_title=nb_path.stem)
         (src/rel).parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, src/rel)
@@ -139,24 +154,49 @@ def write_config(build, nav, site_dir):
     return path
 
 
+MATHJAX_DIRS = ["/usr/share/javascript/mathjax"]  # Debian's libjs-mathjax + fonts-mathjax (tools/ensure_chromium.sh)
+# The parts of MathJax 2 that `?config=TeX-AMS_CHTML-full,Safe` (mkdocs.yml) loads: about 1.5 MB of 54.
+MATHJAX_PARTS = ["MathJax.js", "config/TeX-AMS_CHTML-full.js", "config/Safe.js", "extensions", "jax/input/TeX",
+                 "jax/output/CommonHTML", "jax/element", "fonts/HTML-CSS/TeX/woff", "fonts/HTML-CSS/TeX/otf",
+                 "localization/en"]
+MATHJAX_CDN = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.9/MathJax.js"
+
+
+def local_mathjax():
+    "The folder of an installed MathJax 2 with its TeX fonts, or None."
+    return next((Path(d) for d in MATHJAX_DIRS if (Path(d)/"MathJax.js").exists()
+                 and (Path(d)/"fonts/HTML-CSS/TeX/woff").is_dir()), None)
+
+
 def copy_mathjax(site_dir):
-    "Copy MathJax 2 into the site so formulas render offline; warn (CDN fallback) when it is not installed."
-    dest = site_dir/"assets"/"mathjax"
-    try:
-        import jupyter_server_mathjax
-        static = Path(jupyter_server_mathjax.__file__).parent/"static"
-    except ImportError:
-        static = Path("/usr/share/javascript/mathjax")
-    if not (static/"MathJax.js").exists():
-        print("WARNING: no local MathJax (pip install jupyter-server-mathjax); formulas load from a CDN", file=sys.stderr)
-        cdn = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/MathJax.js"
+    "Copy MathJax into the site so formulas render offline; without a local MathJax, pages load it from a CDN."
+    src = local_mathjax()
+    if src is None:
+        print("WARNING: MathJax is not installed here (Debian: apt-get install libjs-mathjax fonts-mathjax, or "
+              "`make chromium`); the pages load it from a CDN, so formulas need a network", file=sys.stderr)
         for page in site_dir.rglob("*.html"):
             text = page.read_text()
             if "assets/mathjax/MathJax.js" in text:
-                page.write_text(re.sub(r'src="[./]*assets/mathjax/MathJax\.js', f'src="{cdn}', text))
+                page.write_text(re.sub(r'src="[./]*assets/mathjax/MathJax\.js', f'src="{MATHJAX_CDN}', text))
         return
-    skip_lang = lambda d, names: [n for n in names if Path(d).name == "localization" and n != "en"]
-    shutil.copytree(static, dest, ignore=skip_lang, dirs_exist_ok=True)
+    dest = site_dir/"assets"/"mathjax"
+    for part in MATHJAX_PARTS:
+        (dest/part).parent.mkdir(parents=True, exist_ok=True)
+        if (src/part).is_dir(): shutil.copytree(src/part, dest/part, dirs_exist_ok=True)
+        else: shutil.copy2(src/part, dest/part)
+
+
+def build_site(config):
+    "`mkdocs build -q -f config`, in this process (its imports are already paid for)."
+    import logging
+    os.environ["NO_MKDOCS_2_WARNING"] = "1"
+    from mkdocs.commands.build import build
+    from mkdocs.config import load_config
+    logging.getLogger("mkdocs").setLevel(logging.WARNING)
+    cwd = os.getcwd()
+    os.chdir(ROOT)  # mkdocs-jupyter's cache_dir is relative to the working directory
+    try: build(load_config(config_file=str(config)))
+    finally: os.chdir(cwd)
 
 
 def main(argv=None):
@@ -173,8 +213,7 @@ def main(argv=None):
     if not nav: sys.exit("ERROR: no processed notebooks in _proc/ (is nbs/ empty?)")
     config = write_config(build, nav, site_dir)
     t2 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(config)], cwd=ROOT, check=True,
-                   env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    build_site(config)
     copy_mathjax(site_dir)
     t3 = time.perf_counter()
     print(f"docs: {len(nav)} pages -> {site_dir.relative_to(ROOT) if site_dir.is_relative_to(ROOT) else site_dir}/ "
