@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .loss import (LOSS_KINDS, STOP_GRADS, TARGETS, deployment_target, forecastability_loss,
+from .loss import (ERROR_UNITS, LOSS_KINDS, STOP_GRADS, TARGETS, deployment_target, forecastability_loss,
                            gumbel_tail_forecast_torch, scores_from_logp_torch, top_k_torch)
 
 # %% ../nbs/07_finetune.ipynb #284a4985
@@ -66,6 +66,7 @@ class FinetuneConfig:
     loss_kind: str = "squared" # "squared" or "asymmetric"
     under_weight: float = 4.0 # weight on under-prediction for the asymmetric loss
     stop_grad: str = "none" # "none", "forecast" or "target"
+    error_units: str = "psi" # forecast error in "psi", "log10p" or "both"
     target: str = "max" # "max" or "smoothmax"
     temperature: float = 0.1 # smooth-maximum temperature τ (ψ units)
     supervised_batch: int = 256 # training inputs per step for the supervised baseline
@@ -75,7 +76,7 @@ class FinetuneConfig:
 
     def validate(self, pool_size: int | None = None): # training pool size, when known
         "Raise ValueError naming the first inconsistent setting."
-        choices = dict(objective=OBJECTIVES, loss_kind=LOSS_KINDS, stop_grad=STOP_GRADS, target=TARGETS,
+        choices = dict(objective=OBJECTIVES, loss_kind=LOSS_KINDS, stop_grad=STOP_GRADS, target=TARGETS, error_units=ERROR_UNITS,
                        positions=("rank", "hazen", "expected"))
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed: raise ValueError(f"unknown {name} {getattr(self, name)!r}; choose one of {allowed}")
@@ -248,7 +249,7 @@ def forecast_term(model: FailureModel, # the adapter
             rest = torch.logsumexp(z.masked_fill(is_top, -torch.inf), -1)
     forecast = gumbel_tail_forecast_torch(top, c.m, c.n, c.positions)
     target = deployment_target(deploy, c.target, c.temperature, rest)
-    loss = forecastability_loss(forecast, target, c.loss_kind, c.under_weight, c.stop_grad)
+    loss = forecastability_loss(forecast, target, c.loss_kind, c.under_weight, c.stop_grad, c.error_units)
     error = (forecast - target).detach()
     recomputed = (uniq, fresh.detach()) if cache is not None else None
     return loss, {"forecast": forecast.detach(), "target": target.detach(), "error": error, "staleness": stale,

@@ -80,3 +80,20 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="NaN"): scores_from_logp_torch(torch.tensor([np.nan]))
     with pytest.raises(ValueError, match="positive"): scores_from_logp_torch(torch.tensor([0.1]))
     with pytest.raises(ValueError, match="unknown loss kind"): forecastability_loss(top[:, 0], top[:, 1], "l1")
+
+
+def test_error_units_log10p_and_both_match_hand_computation():
+    import math
+    import torch
+    from predfail.loss import forecastability_loss
+    fc = torch.tensor([-2.0, 0.5], dtype=torch.float64)
+    tg = torch.tensor([-1.0, 0.0], dtype=torch.float64)
+    l10 = lambda x: -torch.exp(-x)/math.log(10)          # log10 p of a score
+    e_log = l10(fc) - l10(tg)
+    assert torch.allclose(forecastability_loss(fc, tg, units="log10p"), (e_log**2).mean())
+    assert torch.allclose(forecastability_loss(fc, tg, units="both"), ((fc - tg)**2 + e_log**2).mean())
+    # asymmetric weighting applies per unit: the first partition under-predicts in both units
+    w = 3.0
+    expect = (torch.where(fc - tg < 0, w, 1.0)*(fc - tg)**2 + torch.where(e_log < 0, w, 1.0)*e_log**2).mean()
+    assert torch.allclose(forecastability_loss(fc, tg, "asymmetric", w, units="both"), expect)
+    with pytest.raises(ValueError, match="error units"): forecastability_loss(fc, tg, units="nats")
