@@ -9,7 +9,7 @@ __all__ = ['FORECAST_OPTIONS', 'SHOW', 'GridworldFailureModel', 'GridExperiment'
            'capability_metrics', 'add_return', 'run_experiment', 'summary', 'target_report', 'load_arm_policy',
            'plot_heatmaps']
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #40faa306
+# %% ../../nbs/14_gridworld_experiment.ipynb #37fc6e6b
 import copy
 import time
 from dataclasses import dataclass, asdict, replace
@@ -27,7 +27,7 @@ from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, ab
                                      policy_action_probs, plot_layout)
 from ..ppo import GridPolicy, PPOConfig, PROFILE_STEPS, base_policy, config_key
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #81309ef9
+# %% ../../nbs/14_gridworld_experiment.ipynb #7e6d3df4
 class GridworldFailureModel(FailureModel):
     "FailureModel adapter: a HazardGrid policy with training and held-out pools; exact log p(x) by dynamic programming."
     def __init__(self, policy: GridPolicy, # the policy (fine-tuned in place)
@@ -79,7 +79,7 @@ class GridworldFailureModel(FailureModel):
         kl = (logb.exp() * (logb - logq)).sum(-1).mean()
         return 1 - success.mean() + self.kl_coef * kl
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #01d58e6a
+# %% ../../nbs/14_gridworld_experiment.ipynb #db52669e
 @dataclass
 class GridExperiment:
     "All settings of one gridworld experiment run."
@@ -114,7 +114,7 @@ def experiment_config(profile: str = None, # quick | default | full (None: predf
                               m=100, n=10_000, steps=300, seeds=(0, 1, 2, 3, 4))
     return GridExperiment("default", GridConfig(), PPOConfig(total_steps=PROFILE_STEPS["default"]))
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #d41ce9d5
+# %% ../../nbs/14_gridworld_experiment.ipynb #e66ac6d5
 def cached_pool(n: int, # inputs
                 seed: int, # pool seed
                 cfg: GridConfig, # input distribution
@@ -129,7 +129,7 @@ def cached_pool(n: int, # inputs
     torch.save(pool, path)
     return pool
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #32086c44
+# %% ../../nbs/14_gridworld_experiment.ipynb #517156d4
 FORECAST_OPTIONS = dict(stop_grad="forecast", loss_kind="asymmetric", under_weight=10.0)
 
 def make_arms(exp: GridExperiment) -> list:
@@ -143,7 +143,7 @@ def make_arms(exp: GridExperiment) -> list:
             Arm("forecast-fixed-partition", {**fc, "randomize_partitions": False}),
             Arm("forecast-no-cache", {**fc, "use_cache": False})]
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #1789f842
+# %% ../../nbs/14_gridworld_experiment.ipynb #462a458e
 @torch.no_grad()
 def capability_metrics(model: GridworldFailureModel, # the adapter
                        split: str = "heldout", # pool to evaluate on
@@ -151,12 +151,14 @@ def capability_metrics(model: GridworldFailureModel, # the adapter
     "Exact mean success probability on `split` (the expected return is success − mean_p, added by `add_return`)."
     return dict(success=float(model.success_logp(torch.arange(model.pool_size(split)), split).exp().mean()))
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #ef427408
 def add_return(tidy: pd.DataFrame) -> pd.DataFrame:
     "Append the expected return E[+1 at the goal, −1 in a hazard] = success − mean_p per (arm, seed) to a tidy table."
     wide = tidy.pivot_table(index=["arm", "seed"], columns="metric", values="value").reset_index()
     ret = wide.assign(metric="expected_return", value=wide["success"] - wide["mean_p"])[["arm", "seed", "metric", "value"]]
     return pd.concat([tidy, ret], ignore_index=True)
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #3932c5f7
 def run_experiment(exp: GridExperiment, # settings (see experiment_config)
                    arms: list = None, # default make_arms(exp)
                    progress: bool = True, # progress bars
@@ -180,7 +182,7 @@ def run_experiment(exp: GridExperiment, # settings (see experiment_config)
     return dict(tidy=tidy, table=results_table(tidy, arms=[a.name for a in arms]), base=policy, base_info=info, pools=(train, heldout),
                 arms=arms, seconds=time.time() - t0)
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #1a8ccb25
+# %% ../../nbs/14_gridworld_experiment.ipynb #e16b9928
 SHOW = ["median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "under_rate", "within_1_oom",
         "success", "expected_return", "mean_p", "deploy_max_p", "share_above_threshold", "train_seconds"]
 
@@ -188,7 +190,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
     "The headline columns of a results table, one row per arm."
     return table.set_index("arm")[SHOW]
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #1b7f3b21
+# %% ../../nbs/14_gridworld_experiment.ipynb #8adfb778
 def target_report(table: pd.DataFrame) -> pd.DataFrame:
     "The three targets: forecast error halved, success within 2 points, mean p within 1.5x supervised."
     t = table.set_index("arm")
@@ -198,7 +200,7 @@ def target_report(table: pd.DataFrame) -> pd.DataFrame:
             ("mean p: forecast / supervised", t.loc["forecast", "mean_p"] / t.loc["supervised", "mean_p"], "<= 1.5")]
     return pd.DataFrame(rows, columns=["target", "value", "goal"])
 
-# %% ../../nbs/14_gridworld_experiment.ipynb #6011c065
+# %% ../../nbs/14_gridworld_experiment.ipynb #3e0cbf84
 def load_arm_policy(exp: GridExperiment, # settings
                     base: GridPolicy, # the base policy (architecture and fallback)
                     arm: str, # arm name
@@ -213,6 +215,7 @@ def load_arm_policy(exp: GridExperiment, # settings
     pol.load_state_dict({k.removeprefix("policy."): v for k, v in state.items() if k.startswith("policy.")})
     return pol
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #0c5ef0ce
 @torch.no_grad()
 def plot_heatmaps(policies: dict, # label -> GridPolicy
                   pool: GridBatch, # layouts (with .layouts)
