@@ -47,7 +47,7 @@ readme: install
 	$(PY) tools/make_readme.py
 
 pytest: install
-	$(BIN)/pytest tests
+	$(BIN)/pytest -n 2 tests
 
 test: check-sync nbtest chromium docs pytest
 

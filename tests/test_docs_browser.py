@@ -30,6 +30,15 @@ def notebooks():
 @functools.cache
 def build_site():
     "Build `_docs/` when it is missing or older than a notebook; return None, or the build error as text."
+    import fcntl
+    lock = ROOT/"build"/".docs-build.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with open(lock, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)  # pytest-xdist workers: one builds, the others then find the site fresh
+        return _build_site_if_stale()
+
+
+def _build_site_if_stale():
     index = DOCS/"index.html"
     newest_nb = max((p.stat().st_mtime for p in notebooks()), default=0)
     # an offline (mkdocs) build made before MathJax was installed loads it from a CDN: rebuild it with MathJax
@@ -201,10 +210,12 @@ def open_page(port, browser_cdp, url):
         browser_cdp.send("Target.closeTarget", targetId=target)
 
 
+DIRECTIVE = re.compile(r"#\|\s*[A-Za-z_]")  # `#| export`, `#|hide`; not a progress bar's `|###| 42/42`
+
 def raw_directives(seen):
-    "Leaked nbdev/Quarto directives: any visible line starting with `#|`, or `#|` anywhere in a code block."
-    lines = [l.strip() for l in seen["text"].splitlines() if l.strip().startswith("#|")]
-    lines += [l.strip() for block in seen["code"] for l in block.splitlines() if "#|" in l]
+    "Leaked nbdev/Quarto directives: any visible line starting with one, or one anywhere in a code block."
+    lines = [l.strip() for l in seen["text"].splitlines() if DIRECTIVE.match(l.strip())]
+    lines += [l.strip() for block in seen["code"] for l in block.splitlines() if DIRECTIVE.search(l)]
     return sorted(set(lines))
 
 
