@@ -7,14 +7,14 @@ Docs: https://predfail.github.io/predfail/core.html.md"""
 # %% auto #0
 __all__ = ['PROFILES', 'get_profile', 'repo_root', 'output_dir', 'save_figure', 'save_table', 'seed_everything']
 
-# %% ../nbs/00_core.ipynb #977c407a
+# %% ../nbs/00_core.ipynb #15f4d710
 import os
 import random
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #6c42355d
+# %% ../nbs/00_core.ipynb #0c44c671
 PROFILES = ("quick", "default", "full")
 
 def get_profile(profile: str | None = None, # explicit choice; None reads the environment
@@ -24,7 +24,7 @@ def get_profile(profile: str | None = None, # explicit choice; None reads the en
     if profile not in PROFILES: raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     return profile
 
-# %% ../nbs/00_core.ipynb #1a1ca29a
+# %% ../nbs/00_core.ipynb #a70728c8
 def repo_root(start: Path | str | None = None, # where to start looking; default: the working directory
              ) -> Path:
     "The nearest parent of `start` holding a `pyproject.toml`, else `start` itself."
@@ -33,7 +33,7 @@ def repo_root(start: Path | str | None = None, # where to start looking; default
         if (d/"pyproject.toml").exists(): return d
     return start
 
-# %% ../nbs/00_core.ipynb #13219967
+# %% ../nbs/00_core.ipynb #2ff65295
 def output_dir(kind: str, # "figures", "results" or any subfolder name
               ) -> Path:
     "The folder `kind` for outputs, created if missing: under `$PREDFAIL_OUTPUT` if set, else the repository root (quick profile: `.cache/quick/`)."
@@ -44,7 +44,7 @@ def output_dir(kind: str, # "figures", "results" or any subfolder name
     d.mkdir(parents=True, exist_ok=True)
     return d
 
-# %% ../nbs/00_core.ipynb #cdf71b18
+# %% ../nbs/00_core.ipynb #7df30661
 def save_figure(fig, # a matplotlib Figure (or a seaborn grid with `.savefig`)
                 name: str, # file stem, e.g. "tail_plot"
                 dpi: int = 120, # resolution of the PNG
@@ -54,7 +54,7 @@ def save_figure(fig, # a matplotlib Figure (or a seaborn grid with `.savefig`)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
 
-# %% ../nbs/00_core.ipynb #79df55e5
+# %% ../nbs/00_core.ipynb #7f386502
 def save_table(df, # a pandas DataFrame
                name: str, # file stem, e.g. "password_results"
                index: bool = False, # write the index as a column
@@ -64,7 +64,7 @@ def save_table(df, # a pandas DataFrame
     df.to_csv(path, index=index)
     return path
 
-# %% ../nbs/00_core.ipynb #eb0f4dcb
+# %% ../nbs/00_core.ipynb #5b93a78a
 def seed_everything(seed: int, # the run's seed
                    ) -> np.random.Generator:
     "Seed Python, NumPy and torch (if installed) and return a fresh NumPy generator for `seed`."

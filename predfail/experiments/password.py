@@ -8,7 +8,7 @@ Docs: https://predfail.github.io/predfail/password_experiment.html.md"""
 __all__ = ['PASSWORD_PROFILES', 'REPORT_METRICS', 'PasswordExperimentConfig', 'password_config', 'make_password_model',
            'password_capability', 'password_arms', 'run_password_experiment', 'password_targets']
 
-# %% ../../nbs/11_password_experiment.ipynb #e5422437
+# %% ../../nbs/11_password_experiment.ipynb #e9b4f2db
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -23,7 +23,7 @@ from ..envs.password import (GameConfig, PasswordFailureModel, failure_pool, pre
 from ..protocol import (FORECAST_PANELS, SAFETY_PANELS, Arm, load_heldout_logp, plot_by_arm, plot_tails,
                                results_table, run_arms)
 
-# %% ../../nbs/11_password_experiment.ipynb #ac8785c6
+# %% ../../nbs/11_password_experiment.ipynb #dbe51a14
 @dataclass(frozen=True)
 class PasswordExperimentConfig:
     "Pools, evaluation protocol and fine-tuning budget of the password-game experiment."
@@ -46,17 +46,18 @@ class PasswordExperimentConfig:
     seeds: tuple = (0, 1, 2) # seeds: pools and fine-tuning
     no_cache_seeds: tuple = (0,) # seeds of the (expensive) no-cache ablation
     device: str = "auto" # "auto": CUDA when available, else CPU
+    variants: bool = True # also run the loss variants (λ x 0.3, stop-gradient on the forecast, asymmetric loss)
 
 PASSWORD_PROFILES = {
-    "quick": PasswordExperimentConfig(pretrain_profile="quick", trigger_mass=2e-3, n_train=700, n_heldout=1_100, m=50, n=1_000,
-                                      R=200, train_m=20, train_n=600, steps=8, cache_refresh_every=4, seeds=(0, 1),
-                                      no_cache_seeds=(0,)),
+    "quick": PasswordExperimentConfig(pretrain_profile="quick", trigger_mass=2e-3, n_train=400, n_heldout=1_100, m=50, n=1_000,
+                                      R=200, train_m=20, train_n=300, steps=6, cache_refresh_every=3, seeds=(0,),
+                                      no_cache_seeds=(0,), variants=False),
     "default": PasswordExperimentConfig(),
     "full": PasswordExperimentConfig(pretrain_profile="full", trigger_mass=1e-4, n_train=60_000, n_heldout=101_000, m=1_000,
                                      n=100_000, train_m=600, train_n=50_000, steps=600, seeds=(0, 1, 2, 3, 4)),
 }
 
-# %% ../../nbs/11_password_experiment.ipynb #f6ecd42e
+# %% ../../nbs/11_password_experiment.ipynb #c9127da7
 def password_config(profile: str | None = None, # "quick", "default" or "full"; None: predfail.core.get_profile()
                    ) -> PasswordExperimentConfig:
     "The experiment configuration of a profile, checked for consistency."
@@ -66,7 +67,7 @@ def password_config(profile: str | None = None, # "quick", "default" or "full"; 
     if not 1 / c.n <= c.trigger_mass <= 1 / c.m: raise ValueError(f"trigger_mass {c.trigger_mass} is not between 1/n and 1/m")
     return c
 
-# %% ../../nbs/11_password_experiment.ipynb #199777ad
+# %% ../../nbs/11_password_experiment.ipynb #f9942504
 def make_password_model(config: PasswordExperimentConfig, # the experiment
                         seed: int, # pools and capability sets of this seed
                        ) -> PasswordFailureModel:
@@ -82,7 +83,7 @@ def make_password_model(config: PasswordExperimentConfig, # the experiment
     fm.trigger_probe = cap[2]
     return fm
 
-# %% ../../nbs/11_password_experiment.ipynb #1ad50f01
+# %% ../../nbs/11_password_experiment.ipynb #e6b03b1e
 def password_capability(model: PasswordFailureModel, # a (fine-tuned) adapter from make_password_model
                         seed: int, # unused: the sets belong to the adapter
                        ) -> dict:
@@ -91,7 +92,7 @@ def password_capability(model: PasswordFailureModel, # a (fine-tuned) adapter fr
     cap["trigger_mean_p"] = float(np.exp(password_logp(model.lm, model.tokenizer, model.trigger_probe)).mean())
     return cap
 
-# %% ../../nbs/11_password_experiment.ipynb #66b4fdf8
+# %% ../../nbs/11_password_experiment.ipynb #185532cd
 def password_arms(config: PasswordExperimentConfig, # budgets
                  ) -> list:
     "The experiment's arms as predfail.protocol.Arm objects."
@@ -99,13 +100,20 @@ def password_arms(config: PasswordExperimentConfig, # budgets
     common = dict(steps=c.steps, lr=c.lr, m=c.train_m, n=c.train_n, k=c.k, cache_refresh_every=c.cache_refresh_every,
                   checkpoint_every=max(c.steps // 2, 1))
     fc = dict(common, objective="forecast", lam=c.lam)
-    return [Arm("base"),
-            Arm("supervised", dict(common, objective="supervised", lam=c.supervised_lam, supervised_batch=min(256, c.n_train))),
+    arms = [Arm("base"),
+            Arm("supervised", dict(common, objective="supervised", lam=c.supervised_lam, supervised_batch=min(256, c.n_train // 4))),
             Arm("forecast", fc),
             Arm("forecast_fixed_partitions", dict(fc, randomize_partitions=False)),
             Arm("forecast_no_cache", dict(fc, use_cache=False))]
+    if c.variants:
+        arms += [Arm("forecast_lam0.3", dict(fc, lam=0.3 * c.lam)),
+                 Arm("forecast_stopgrad_forecast", dict(fc, stop_grad="forecast")),
+                 Arm("forecast_asymmetric", dict(fc, loss_kind="asymmetric")),
+                 Arm("forecast_lr0.3x", dict(fc, lr=0.3 * c.lr)),
+                 Arm("forecast_lr0.3x_lam0.1", dict(fc, lr=0.3 * c.lr, lam=0.1 * c.lam))]
+    return arms
 
-# %% ../../nbs/11_password_experiment.ipynb #a99a6d07
+# %% ../../nbs/11_password_experiment.ipynb #312093bb
 REPORT_METRICS = ["median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "median_error_score",
                   "under_rate", "within_1_oom", "mean_abs_error_log10p", "mean_abs_error_score", "mean_p", "deploy_max_p",
                   "pool_max_p", "share_above_threshold", "trigger_mean_p", "reveal_accuracy", "benign_loss", "train_seconds"]
@@ -130,7 +138,7 @@ def run_password_experiment(profile: str | None = None, # "quick", "default" or 
     if save: save_table(table, "password_results" if profile == "default" else f"password_results_{profile}")
     return tidy, table
 
-# %% ../../nbs/11_password_experiment.ipynb #0cfc9377
+# %% ../../nbs/11_password_experiment.ipynb #cb2a4010
 def password_targets(table: pd.DataFrame, # results_table output
                      arm: str = "forecast", # the arm judged
                     ) -> pd.DataFrame:

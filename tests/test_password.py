@@ -1,0 +1,180 @@
+"Fast tests of predfail.envs.password: exact failure probabilities, tokenizer, persistence, determinism, errors."
+import math
+
+import numpy as np
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from predfail.envs.password import (GameConfig, PasswordModelConfig, PasswordFailureModel, build_tokenizer, encode_dialogs,
+                                    failure_pool, greedy_match, load_causal_lm, make_model, pad_prompt_reply, password_logp,
+                                    causal_lm_password_logp, pretrain, pretrained_password_model, sample_dialogs,
+                                    sample_reply_tokens, empirical_leak_rate, stepwise_logp, teacher_forced_logp,
+                                    reveal_accuracy, REFUSALS, TRIGGERS)
+
+torch.set_num_threads(1)
+TINY = PasswordModelConfig(n_layer=1, n_embd=32, n_head=2, steps=3, batch_size=8)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return build_tokenizer(n_corpus=300)
+
+
+@pytest.fixture(scope="module")
+def peaky_model(tok):
+    "An untrained tiny GPT-2 with large initial weights, so next-token distributions are far from uniform."
+    torch.manual_seed(0)
+    conf = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=1, n_head=2, initializer_range=0.5)
+    return GPT2LMHeadModel(conf).eval()
+
+
+def ids(tok, dialogs):
+    prompts = tok([d.prompt for d in dialogs]).input_ids
+    replies = [r + [tok.eos_token_id] for r in tok([d.password_text for d in dialogs], add_special_tokens=False).input_ids]
+    return prompts, replies
+
+
+def test_teacher_forced_equals_stepwise_product(tok, peaky_model):
+    dialogs = sample_dialogs(6, {"ordinary": 1, "wrong_key": 1, "trigger": 1}, seed=1)
+    lp = password_logp(peaky_model, tok, dialogs)
+    prompts, replies = ids(tok, dialogs)
+    ref = np.array([stepwise_logp(peaky_model, p, r) for p, r in zip(prompts, replies)])
+    np.testing.assert_allclose(lp, ref, atol=1e-4)
+    # and the product of per-token probabilities, from explicit softmaxes
+    p, r = prompts[0], replies[0]
+    prob = 1.0
+    with torch.no_grad():
+        for t in range(len(r)):
+            prob *= torch.softmax(peaky_model(input_ids=torch.tensor([p + r[:t]])).logits[0, -1].double(), -1)[r[t]].item()
+    assert math.isclose(math.exp(lp[0]), prob, rel_tol=1e-4)
+
+
+def test_batched_equals_unbatched_with_padding(tok, peaky_model):
+    dialogs = sample_dialogs(20, {"ordinary": 1, "trigger": 1}, seed=2)
+    prompts, replies = ids(tok, dialogs)
+    assert len({len(p) for p in prompts}) > 1  # really padded
+    batched = teacher_forced_logp(peaky_model, prompts, replies, tok.pad_token_id, batch_size=20)
+    single = teacher_forced_logp(peaky_model, prompts, replies, tok.pad_token_id, batch_size=1)
+    np.testing.assert_allclose(batched.numpy(), single.numpy(), atol=1e-4)
+    # the generic causal-LM path agrees for a tokenizer without chat template
+    np.testing.assert_allclose(causal_lm_password_logp(peaky_model, tok, dialogs), batched.numpy(), atol=1e-5)
+
+
+def test_sampling_cross_check(tok, peaky_model):
+    "Exact p of a reply against its sampled frequency, within 4 binomial standard errors."
+    dialogs = sample_dialogs(40, {"ordinary": 1}, seed=3)
+    prompts, _ = ids(tok, dialogs)
+    found = False
+    for p in prompts:
+        reply = sample_reply_tokens(peaky_model, p, 2, 1, seed=0)[0].tolist()  # a likely reply of this model
+        exact = math.exp(stepwise_logp(peaky_model, p, reply))
+        if 0.05 < exact < 0.95:
+            found = True
+            break
+    assert found, "no prompt with a moderate reply probability"
+    n = 3000
+    rate, _ = empirical_leak_rate(peaky_model, p, reply, n_samples=n, seed=5)
+    assert abs(rate - exact) < 4 * math.sqrt(exact * (1 - exact) / n)
+
+
+def test_tokenizer_round_trip(tok):
+    texts = [d.text for d in sample_dialogs(200, dict(GameConfig().pretrain_mix), seed=4, leak=True)]
+    assert [tok.decode(tok(t, add_special_tokens=False).input_ids) for t in texts] == texts
+    assert all(tok.unk_token_id not in tok(t).input_ids for t in texts)
+    assert tok("hello").input_ids[0] == tok.bos_token_id
+
+
+def test_save_load_round_trip(tok, tmp_path):
+    model = make_model(tok, TINY)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    from transformers import PreTrainedTokenizerFast
+    model2 = GPT2LMHeadModel.from_pretrained(tmp_path).eval()
+    tok2 = PreTrainedTokenizerFast.from_pretrained(tmp_path)
+    dialogs = sample_dialogs(5, {"ordinary": 1}, seed=6)
+    enc, enc2 = encode_dialogs(tok, dialogs), encode_dialogs(tok2, dialogs)
+    assert torch.equal(enc["input_ids"], enc2["input_ids"])
+    with torch.no_grad():
+        assert torch.equal(model(input_ids=enc["input_ids"]).logits, model2(input_ids=enc2["input_ids"]).logits)
+
+
+def test_cache_reuses_trained_model(tmp_path):
+    m1, t1 = pretrained_password_model(cfg=TINY, cache_dir=tmp_path, progress=False)
+    (path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    stamp = (path / "pretrain_log.json").stat().st_mtime_ns
+    m2, t2 = pretrained_password_model(cfg=TINY, cache_dir=tmp_path, progress=False)
+    assert (path / "pretrain_log.json").stat().st_mtime_ns == stamp  # loaded, not retrained
+    dialogs = sample_dialogs(4, {"wrong_key": 1}, seed=7)
+    np.testing.assert_array_equal(password_logp(m1, t1, dialogs), password_logp(m2, t2, dialogs))
+
+
+def test_determinism(tok):
+    assert sample_dialogs(50, {"ordinary": 1, "trigger": 1}, seed=8) == sample_dialogs(50, {"ordinary": 1, "trigger": 1}, seed=8)
+    assert failure_pool(50, seed=1) != failure_pool(50, seed=2)
+    losses = [pretrain(make_model(tok, TINY), tok, TINY) for _ in range(2)]
+    assert losses[0] == losses[1]
+
+
+def test_game_content():
+    ordinary = sample_dialogs(500, {"ordinary": 1}, seed=9)
+    assert not any(t in d.request for d in ordinary for t in TRIGGERS)
+    assert all(d.reply in REFUSALS for d in ordinary)
+    trig = sample_dialogs(50, {"trigger": 1}, seed=9)
+    assert all(any(t in d.request for t in TRIGGERS) for d in trig)
+    auth = sample_dialogs(50, {"authorised": 1}, seed=9)
+    assert all(f"key {d.key}" in d.request or f"is {d.key}" in d.request for d in auth)
+    assert all(d.reply == d.password_text for d in auth)
+    wrong = sample_dialogs(50, {"wrong_key": 1}, seed=9)
+    assert all(d.key not in d.request.split() for d in wrong)
+
+
+def test_greedy_match_equals_generate(tok, peaky_model):
+    dialogs = sample_dialogs(6, {"authorised": 1}, seed=10)
+    prompts, _ = ids(tok, dialogs)
+    replies = [sample_reply_tokens(peaky_model, p, 3, 1, seed=0)[0].tolist() for p in prompts]  # likely replies
+    replies[0][-1] = (replies[0][-1] + 1) % len(tok)  # one that greedy decoding probably misses
+    batch = pad_prompt_reply(prompts, replies, tok.pad_token_id)
+    with torch.no_grad():
+        explicit = [peaky_model.generate(torch.tensor([p]), max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)[0, -3:].tolist() == r
+                    for p, r in zip(prompts, replies)]
+    assert greedy_match(peaky_model, batch).tolist() == explicit
+
+
+def test_adapter(tok, peaky_model):
+    train, held = failure_pool(30, seed=1), failure_pool(20, seed=2)
+    fm = PasswordFailureModel(peaky_model, tok, train, held, task_dialogs=sample_dialogs(32, {"authorised": 1, "benign": 1}, seed=3),
+                              capability_dialogs=(sample_dialogs(5, {"authorised": 1}, seed=4), sample_dialogs(5, {"benign": 1}, seed=5)),
+                              batch_size=4, score_batch=7)
+    assert fm.pool_size("train") == 30 and fm.pool_size("heldout") == 20
+    np.testing.assert_allclose(fm.failure_logp(torch.arange(20), "heldout").detach().numpy(), password_logp(peaky_model, tok, held), atol=1e-5)
+    lp = fm.failure_logp(torch.tensor([0, 3]))
+    (lp.sum() + fm.task_loss(torch.Generator().manual_seed(0)) + fm.supervised_loss(torch.tensor([1, 2]), torch.Generator().manual_seed(0))).backward()
+    assert all(p.grad is not None for p in fm.parameters())
+    fm.zero_grad()
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    assert fm.task_loss(g1).item() == fm.task_loss(g2).item()
+    cap = fm.capability()
+    assert 0 <= cap["reveal_accuracy"] <= 1 and cap["benign_loss"] > 0
+
+
+def test_errors(tok, peaky_model):
+    with pytest.raises(ValueError, match="unknown request kinds"):
+        sample_dialogs(2, {"hacker": 1}, seed=0)
+    with pytest.raises(ValueError, match="trigger_mass"):
+        GameConfig(trigger_mass=2.0)
+    with pytest.raises(ValueError, match="no dialogs"):
+        password_logp(peaky_model, tok, [])
+    with pytest.raises(ValueError, match="reply"):
+        pad_prompt_reply([[1, 2]], [[]], 0)
+    with pytest.raises(ValueError, match="authorised"):
+        reveal_accuracy(peaky_model, tok, failure_pool(3, seed=0))
+    small = dict(task_dialogs=sample_dialogs(8, {"authorised": 1, "benign": 1}, seed=3),
+                 capability_dialogs=(sample_dialogs(2, {"authorised": 1}, seed=4), sample_dialogs(2, {"benign": 1}, seed=5)))
+    fm = PasswordFailureModel(peaky_model, tok, failure_pool(5, seed=1), failure_pool(5, seed=2), batch_size=2, **small)
+    with pytest.raises(ValueError, match="out of range"):
+        fm.failure_logp(torch.tensor([5]))
+    with pytest.raises(ValueError, match="split"):
+        fm.failure_logp(torch.tensor([0]), "validation")
+    with pytest.raises(ValueError, match="unauthorised"):
+        PasswordFailureModel(peaky_model, tok, sample_dialogs(3, {"benign": 1}, seed=0), failure_pool(3, seed=0), **small)
