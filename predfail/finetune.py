@@ -177,7 +177,7 @@ class ScoreCache:
                 step: int = 0, # current step (recorded; used in error messages)
                ) -> dict:
         "Rescore the whole pool without gradient; return the drift {mean, max |old − new|} (NaN on the first fill)."
-        fresh = score_pool(model, self.split, self.chunk_size, step)
+        fresh = score_pool(model, self.split, self.chunk_size, step).cpu()  # the cache lives on the CPU, whatever the model's device
         drift = {"mean": float("nan"), "max": float("nan")}
         if self.psi is not None:
             diff = _finite_abs_diff(self.psi, fresh)
@@ -200,7 +200,7 @@ class ScoreCache:
                   fresh, # their freshly computed scores
                  ) -> dict:
         "Mean and max |cached − fresh| over the pool indices `idx` given their fresh scores."
-        diff = _finite_abs_diff(self.psi[idx], fresh.detach())
+        diff = _finite_abs_diff(self.psi[idx], fresh.detach().cpu())
         mean, mx = torch.stack([diff.mean(), diff.max()]).tolist()
         return {"mean": mean, "max": mx}
 
@@ -208,7 +208,7 @@ class ScoreCache:
               fresh, # their fresh scores (gradient is dropped)
              ):
         "Store fresh scores for `idx`."
-        self.psi[idx] = fresh.detach().to(self.psi.dtype)
+        self.psi[idx] = fresh.detach().cpu().to(self.psi.dtype)
 
     def state_dict(self) -> dict: "Cached scores and refresh step, for checkpoints."; return {"psi": None if self.psi is None else self.psi.clone(), "refreshed_at": self.refreshed_at}
     def load_state_dict(self, state: dict): "Restore from `state_dict()`."; self.psi, self.refreshed_at = state["psi"], state["refreshed_at"]
@@ -246,7 +246,7 @@ def forecast_term(model: FailureModel, # the adapter
         if c.target == "smoothmax":
             z = cache.psi[deploy_idx]/c.temperature
             is_top = (deploy_idx[..., :, None] == sel_deploy[..., None, :]).any(-1)
-            rest = torch.logsumexp(z.masked_fill(is_top, -torch.inf), -1)
+            rest = torch.logsumexp(z.masked_fill(is_top, -torch.inf), -1).to(deploy.device)
     forecast = gumbel_tail_forecast_torch(top, c.m, c.n, c.positions)
     target = deployment_target(deploy, c.target, c.temperature, rest)
     loss = forecastability_loss(forecast, target, c.loss_kind, c.under_weight, c.stop_grad, c.error_units)
