@@ -222,7 +222,7 @@ class PasswordModelConfig:
     seed: int = 0 # seed of initialisation and data
 
 PRETRAIN_PROFILES = {"quick": PasswordModelConfig(steps=150),
-                     "default": PasswordModelConfig(steps=2000),
+                     "default": PasswordModelConfig(steps=2000, lr=6e-3),
                      "full": PasswordModelConfig(n_layer=4, n_embd=256, steps=8000)}
 
 # %% ../../nbs/10_password_game.ipynb #dede4090
