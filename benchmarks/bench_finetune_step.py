@@ -1,5 +1,6 @@
-"""Benchmark: one forecastability fine-tuning step with the partition-invariant cache vs scoring the whole pool with
-gradient, and both against a plain task step (issue 4). Not a test: prints a summary and writes results/bench_finetune_step.csv.
+"""Benchmark: one forecastability fine-tuning step with the partition-invariant cache vs without it (fresh no-grad
+scores of the whole pool every step, the selected items rescored with gradient), and both against a plain task step
+(issue 4). Not a test: prints a summary and writes results/bench_finetune_step.csv.
 
 The adapter is a small MLP over input features (a realistic-cost stand-in: every input costs one MLP forward), with a
 failure head (log p = log sigmoid) and a task head trained by regression on fresh batches.
@@ -88,8 +89,8 @@ def main():
     cols = ["task_batch", "task_ms", "cached_ms", "overhead_ms", "nocache_ms", "refresh_ms", "cached_x_task", "nocache_over_cached",
             "cached_refresh50_x_task", "cached_refresh200_x_task", "cached_refresh1000_x_task", "refresh_every_for_1.5x"]
     print(df[cols].to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
-    print("\ncached_x_task: cached forecast step (no refresh that step) / plain task step; nocache_over_cached: whole pool with"
-          " gradient / cached step; cached_refreshR_x_task: amortised with a full no-grad refresh every R steps.")
+    print("\ncached_x_task: cached forecast step (no refresh that step) / plain task step; nocache_over_cached: fresh scores of"
+          " the whole pool every step / cached step; cached_refreshR_x_task: amortised with a full no-grad refresh every R steps.")
     print(f"staleness of the selected items over {int(df.steps_since_refresh[0])} steps without refresh (lr 1e-4): "
           + "; ".join(f"batch {b}: mean {m:.1e}, max {x:.1e}" for b, m, x in zip(df.task_batch, df.staleness_mean, df.staleness_max)))
 

@@ -58,7 +58,7 @@ class FinetuneConfig:
     positions: str = "rank" # plotting positions of the fit
     partitions_per_step: int = 4 # partitions averaged in each step's loss
     randomize_partitions: bool = True # False: the same fixed partitions every step (ablation)
-    use_cache: bool = True # False: score the whole pool with gradient every step (ablation, ground truth)
+    use_cache: bool = True # False: fresh scores of the whole pool every step (ablation, ground truth)
     cache_refresh_every: int = 10 # steps between full no-grad rescoring of the pool
     cache_chunk: int = 16_384 # pool inputs per no-grad scoring call
     cache_writeback: bool = True # write each step's freshly recomputed scores back into the cache
@@ -230,11 +230,21 @@ def forecast_term(model: FailureModel, # the adapter
     rest = None
     if cache is None:
         size = model.pool_size("train")
-        psi = torch.cat([model_scores(model, torch.arange(i, min(i + c.cache_chunk, size)), "train", step)
-                         for i in range(0, size, c.cache_chunk)])
-        top = top_k_torch(psi[eval_idx], c.k)[0]
-        deploy = psi[deploy_idx]
+        score_pool_ = lambda: torch.cat([model_scores(model, torch.arange(i, min(i + c.cache_chunk, size)), "train", step)
+                                         for i in range(0, size, c.cache_chunk)])
         stale = {"mean": 0.0, "max": 0.0}
+        if c.target == "max":  # only the top k and the maximum carry gradient: select on fresh scores, rescore those
+            with torch.no_grad(): psi = score_pool_()
+            sel_eval = eval_idx.gather(-1, psi[eval_idx].topk(c.k).indices)
+            sel_deploy = deploy_idx.gather(-1, psi[deploy_idx].argmax(-1, keepdim=True))
+            uniq, inverse = torch.unique(torch.cat([sel_eval.ravel(), sel_deploy.ravel()]), return_inverse=True)
+            picked = model_scores(model, uniq, "train", step)[inverse]
+            top = torch.sort(picked[:sel_eval.numel()].view_as(sel_eval), dim=-1, descending=True).values
+            deploy = picked[sel_eval.numel():].view_as(sel_deploy)
+        else:  # the smooth maximum's gradient reaches every deployment input
+            psi = score_pool_()
+            top = top_k_torch(psi[eval_idx], c.k)[0]
+            deploy = psi[deploy_idx]
     else:
         sel_eval, sel_deploy = cache.select(eval_idx, deploy_idx, c.k, c.deploy_top)
         uniq, inverse = torch.unique(torch.cat([sel_eval.ravel(), sel_deploy.ravel()]), return_inverse=True)

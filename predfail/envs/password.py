@@ -382,11 +382,13 @@ def password_logp(model, # the game model
     "log p(x): the exact log-probability that the model replies with the dialog's password (then the end token)."
     if not len(dialogs): raise ValueError("no dialogs to score")
     enc = encode_dialogs(tokenizer, dialogs, replies=[d.password_text for d in dialogs])
-    out = []
+    order = torch.argsort(enc["attention_mask"].sum(1), stable=True)  # similar lengths share a batch: less padding
+    out = torch.empty(len(dialogs), dtype=torch.float64)
     with torch.no_grad():
         for i in range(0, len(dialogs), batch_size):
-            out.append(logp_from_batch(model, {k: v[i:i + batch_size] for k, v in enc.items()}).double().cpu())
-    return torch.cat(out).numpy()
+            rows = order[i:i + batch_size]
+            out[rows] = logp_from_batch(model, {k: v[rows] for k, v in enc.items()}).double().cpu()
+    return out.numpy()
 
 # %% ../../nbs/10_password_game.ipynb #1311f997
 def stepwise_logp(model, # a transformers causal LM
@@ -542,6 +544,7 @@ class PasswordFailureModel(FailureModel):
         self.lm, self.tokenizer, self.batch_size, self.score_batch = model, tokenizer, batch_size, score_batch
         self.pools = {"train": list(train_pool), "heldout": list(heldout_pool)}
         self._enc = {s: encode_dialogs(tokenizer, p, [d.password_text for d in p]) for s, p in self.pools.items()}
+        self._lengths = {s: e["attention_mask"].sum(1) for s, e in self._enc.items()}
         self._refusal = encode_dialogs(tokenizer, self.pools["train"], [REFUSALS[i % len(REFUSALS)] for i in range(len(train_pool))])
         task = task_dialogs if task_dialogs is not None else sample_dialogs(4096, {"authorised": 0.5, "benign": 0.5}, seed + 7_000_001)
         self._task = encode_dialogs(tokenizer, task)
@@ -564,9 +567,12 @@ class PasswordFailureModel(FailureModel):
         flat = idx.reshape(-1)
         if len(flat) and (flat.min() < 0 or flat.max() >= len(enc["input_ids"])):
             raise ValueError(f"indices out of range for split {split!r} of size {len(enc['input_ids'])}")
-        out = [logp_from_batch(self.lm, {k: v[flat[i:i + self.score_batch]] for k, v in enc.items()})
-               for i in range(0, len(flat), self.score_batch)]
-        return (torch.cat(out).cpu() if out else torch.zeros(0)).reshape(idx.shape)  # CPU: the engine's indices live there
+        if not len(flat): return torch.zeros(idx.shape)
+        order = torch.argsort(self._lengths[split][flat], stable=True)  # batch similar lengths: ~1.8x faster on a CPU
+        rows = flat[order]
+        out = torch.cat([logp_from_batch(self.lm, {k: v[rows[i:i + self.score_batch]] for k, v in enc.items()})
+                         for i in range(0, len(rows), self.score_batch)]).cpu()  # CPU: the engine's indices live there
+        return out[torch.argsort(order)].reshape(idx.shape)  # back to the order of idx (a gather: differentiable)
 
     def _batch(self, enc, generator):
         rows = torch.randint(len(enc["input_ids"]), (self.batch_size,), generator=generator)
