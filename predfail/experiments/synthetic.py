@@ -24,8 +24,8 @@ import torch
 from ..core import get_profile, repo_root, save_figure, save_table, seed_everything
 from ..finetune import FailureModel
 from ..loss import gumbel_tail_forecast_torch, top_k_torch
-from ..protocol import (FORECAST_PANELS, SAFETY_PANELS, Arm, load_heldout_logp, plot_by_arm, plot_tails,
-                               results_table, run_arms)
+from ..protocol import (FORECAST_PANELS, SAFETY_PANELS, Arm, experiment_code_digest, load_heldout_logp, plot_by_arm,
+                               plot_tails, results_table, run_arms)
 
 # %% ../../nbs/09_synthetic.ipynb #a7ecfdbf
 @dataclass(frozen=True)
@@ -285,7 +285,8 @@ def run_synthetic(profile: str | None = None, # "quick", "default" or "full"; No
     torch.set_num_threads(1)   # tiny model: threads only add overhead on a shared CPU
     tidy = run_arms(lambda seed, **guards: make_model(config, seed, **guards), synthetic_arms(config, arms), config.seeds,
                     m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold,
-                    capability=capability_metrics, name=f"synthetic-{profile}", cache_key=asdict(config),
+                    capability=capability_metrics, name=f"synthetic-{profile}",
+                    cache_key=dict(config=asdict(config), code=experiment_code_digest("predfail.experiments.synthetic")),
                     force=force, progress=progress)
     table = results_table(tidy, metrics=REPORT_METRICS)
     if save: save_table(table, "synthetic_results" if profile == "default" else f"synthetic_results_{profile}")
