@@ -228,28 +228,22 @@ def forecast_term(model: FailureModel, # the adapter
     "The forecastability loss over P partitions and diagnostics (forecasts, targets, errors, staleness)."
     c = config
     rest = None
-    if cache is None:
+    exact = cache is None and c.target == "max"
+    if exact:  # only the top k and the maximum carry gradient: select them from a cache refreshed right now
+        cache = ScoreCache(1, c.cache_chunk)
+        cache.refresh(model, step)
+    if cache is None:  # the smooth maximum's gradient reaches every deployment input
         size = model.pool_size("train")
-        score_pool_ = lambda: torch.cat([model_scores(model, torch.arange(i, min(i + c.cache_chunk, size)), "train", step)
-                                         for i in range(0, size, c.cache_chunk)])
+        psi = torch.cat([model_scores(model, torch.arange(i, min(i + c.cache_chunk, size)), "train", step)
+                         for i in range(0, size, c.cache_chunk)])
+        top = top_k_torch(psi[eval_idx], c.k)[0]
+        deploy = psi[deploy_idx]
         stale = {"mean": 0.0, "max": 0.0}
-        if c.target == "max":  # only the top k and the maximum carry gradient: select on fresh scores, rescore those
-            with torch.no_grad(): psi = score_pool_()
-            sel_eval = eval_idx.gather(-1, psi[eval_idx].topk(c.k).indices)
-            sel_deploy = deploy_idx.gather(-1, psi[deploy_idx].argmax(-1, keepdim=True))
-            uniq, inverse = torch.unique(torch.cat([sel_eval.ravel(), sel_deploy.ravel()]), return_inverse=True)
-            picked = model_scores(model, uniq, "train", step)[inverse]
-            top = torch.sort(picked[:sel_eval.numel()].view_as(sel_eval), dim=-1, descending=True).values
-            deploy = picked[sel_eval.numel():].view_as(sel_deploy)
-        else:  # the smooth maximum's gradient reaches every deployment input
-            psi = score_pool_()
-            top = top_k_torch(psi[eval_idx], c.k)[0]
-            deploy = psi[deploy_idx]
     else:
-        sel_eval, sel_deploy = cache.select(eval_idx, deploy_idx, c.k, c.deploy_top)
+        sel_eval, sel_deploy = cache.select(eval_idx, deploy_idx, c.k, 1 if exact else c.deploy_top)
         uniq, inverse = torch.unique(torch.cat([sel_eval.ravel(), sel_deploy.ravel()]), return_inverse=True)
         fresh = model_scores(model, uniq, "train", step)
-        stale = cache.staleness(uniq, fresh)
+        stale = {"mean": 0.0, "max": 0.0} if exact else cache.staleness(uniq, fresh)
         picked = fresh[inverse]
         top = torch.sort(picked[:sel_eval.numel()].view_as(sel_eval), dim=-1, descending=True).values
         deploy = picked[sel_eval.numel():].view_as(sel_deploy)
@@ -261,7 +255,7 @@ def forecast_term(model: FailureModel, # the adapter
     target = deployment_target(deploy, c.target, c.temperature, rest)
     loss = forecastability_loss(forecast, target, c.loss_kind, c.under_weight, c.stop_grad, c.error_units)
     error = (forecast - target).detach()
-    recomputed = (uniq, fresh.detach()) if cache is not None else None
+    recomputed = (uniq, fresh.detach()) if cache is not None and not exact else None
     return loss, {"forecast": forecast.detach(), "target": target.detach(), "error": error, "staleness": stale,
                   "recomputed": recomputed}
 
