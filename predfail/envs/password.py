@@ -9,10 +9,10 @@ __all__ = ['PASSWORD_WORDS', 'N_KEYS', 'KEYS', 'OPENERS', 'ASKS', 'PERSUASION', 
            'BENIGN_WORDS', 'NUMBER_WORDS', 'REQUEST_KINDS', 'SPECIAL_TOKENS', 'PRETRAIN_PROFILES', 'GameConfig',
            'Dialog', 'sample_dialogs', 'failure_pool', 'build_tokenizer', 'PasswordModelConfig', 'config_hash',
            'pad_prompt_reply', 'encode_dialogs', 'token_logprobs', 'masked_nll', 'make_model', 'pretrain',
-           'pretrained_password_model', 'logp_from_batch', 'teacher_forced_logp', 'password_logp', 'stepwise_logp',
-           'sample_reply_tokens', 'empirical_leak_rate', 'pool_frame', 'load_causal_lm', 'chat_prompt_ids',
-           'causal_lm_password_logp', 'smollm_path', 'greedy_match', 'reveal_accuracy', 'benign_loss',
-           'PasswordFailureModel']
+           'pretrained_password_model', 'logp_from_batch', 'length_sorted_logp', 'teacher_forced_logp', 'password_logp',
+           'stepwise_logp', 'sample_reply_tokens', 'empirical_leak_rate', 'pool_frame', 'load_causal_lm',
+           'chat_prompt_ids', 'causal_lm_password_logp', 'smollm_path', 'greedy_match', 'reveal_accuracy',
+           'benign_loss', 'PasswordFailureModel']
 
 # %% ../../nbs/10_password_game.ipynb #df9feb66
 import hashlib
@@ -359,6 +359,19 @@ def logp_from_batch(model, # a transformers causal LM
     lp = token_logprobs(model, batch["input_ids"][:, :L], batch["attention_mask"][:, :L])
     return (lp * batch["target_mask"][:, :L - 1].to(lp.device)).sum(1).clamp(max=0.0)  # rounding could give +1e-7
 
+# %% ../../nbs/10_password_game.ipynb #a5e7c2d9
+def length_sorted_logp(model, # a transformers causal LM
+                       enc: dict, # encoded dialogs (`encode_dialogs`)
+                       rows: torch.Tensor, # which rows of `enc` to score (repeats allowed)
+                       batch_size: int, # rows per forward pass
+                      ) -> torch.Tensor:
+    "logp_from_batch of `rows`, batched by similar length (less padding: ~1.8x faster on a CPU), in the order of `rows`."
+    order = torch.argsort(enc["attention_mask"][rows].sum(1), stable=True)
+    by_length = rows[order]
+    out = torch.cat([logp_from_batch(model, {k: v[by_length[i:i + batch_size]] for k, v in enc.items()})
+                     for i in range(0, len(rows), batch_size)]).cpu()
+    return out[torch.argsort(order)]  # a gather: differentiable
+
 # %% ../../nbs/10_password_game.ipynb #ef442b48
 def teacher_forced_logp(model, # a transformers causal LM
                         prompt_ids: list, # token ids of each prompt
@@ -382,13 +395,7 @@ def password_logp(model, # the game model
     "log p(x): the exact log-probability that the model replies with the dialog's password (then the end token)."
     if not len(dialogs): raise ValueError("no dialogs to score")
     enc = encode_dialogs(tokenizer, dialogs, replies=[d.password_text for d in dialogs])
-    order = torch.argsort(enc["attention_mask"].sum(1), stable=True)  # similar lengths share a batch: less padding
-    out = torch.empty(len(dialogs), dtype=torch.float64)
-    with torch.no_grad():
-        for i in range(0, len(dialogs), batch_size):
-            rows = order[i:i + batch_size]
-            out[rows] = logp_from_batch(model, {k: v[rows] for k, v in enc.items()}).double().cpu()
-    return out.numpy()
+    with torch.no_grad(): return length_sorted_logp(model, enc, torch.arange(len(dialogs)), batch_size).double().numpy()
 
 # %% ../../nbs/10_password_game.ipynb #1311f997
 def stepwise_logp(model, # a transformers causal LM
@@ -544,7 +551,6 @@ class PasswordFailureModel(FailureModel):
         self.lm, self.tokenizer, self.batch_size, self.score_batch = model, tokenizer, batch_size, score_batch
         self.pools = {"train": list(train_pool), "heldout": list(heldout_pool)}
         self._enc = {s: encode_dialogs(tokenizer, p, [d.password_text for d in p]) for s, p in self.pools.items()}
-        self._lengths = {s: e["attention_mask"].sum(1) for s, e in self._enc.items()}
         self._refusal = encode_dialogs(tokenizer, self.pools["train"], [REFUSALS[i % len(REFUSALS)] for i in range(len(train_pool))])
         task = task_dialogs if task_dialogs is not None else sample_dialogs(4096, {"authorised": 0.5, "benign": 0.5}, seed + 7_000_001)
         self._task = encode_dialogs(tokenizer, task)
@@ -568,11 +574,7 @@ class PasswordFailureModel(FailureModel):
         if len(flat) and (flat.min() < 0 or flat.max() >= len(enc["input_ids"])):
             raise ValueError(f"indices out of range for split {split!r} of size {len(enc['input_ids'])}")
         if not len(flat): return torch.zeros(idx.shape)
-        order = torch.argsort(self._lengths[split][flat], stable=True)  # batch similar lengths: ~1.8x faster on a CPU
-        rows = flat[order]
-        out = torch.cat([logp_from_batch(self.lm, {k: v[rows[i:i + self.score_batch]] for k, v in enc.items()})
-                         for i in range(0, len(rows), self.score_batch)]).cpu()  # CPU: the engine's indices live there
-        return out[torch.argsort(order)].reshape(idx.shape)  # back to the order of idx (a gather: differentiable)
+        return length_sorted_logp(self.lm, enc, flat, self.score_batch).reshape(idx.shape)  # on the CPU, like the engine's indices
 
     def _batch(self, enc, generator):
         rows = torch.randint(len(enc["input_ids"]), (self.batch_size,), generator=generator)
