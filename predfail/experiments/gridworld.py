@@ -19,13 +19,13 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 import seaborn as sns
-from ..core import repo_root, get_profile, save_figure, save_table, seed_everything
+from ..core import repo_root, get_profile, save_figure, save_table, seed_everything, config_digest, load_or_compute
 from ..finetune import FailureModel
 from ..protocol import (Arm, run_arms, results_table, plot_by_arm, plot_tails, load_heldout_logp, experiment_code_digest,
                                FORECAST_PANELS)
 from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob,
                                      policy_action_probs, plot_layout)
-from ..ppo import GridPolicy, PPOConfig, PROFILE_STEPS, base_policy, config_key
+from ..ppo import GridPolicy, PPOConfig, PROFILE_STEPS, base_policy
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #7e6d3df4
 class GridworldFailureModel(FailureModel):
@@ -120,14 +120,12 @@ def cached_pool(n: int, # inputs
                 cfg: GridConfig, # input distribution
                 cache_dir: Path = None, # default <repo>/.cache/gridworld/pools
                ) -> GridBatch:
-    "`make_pool(n, seed, cfg)`, loaded from disk when it was made before."
+    "`make_pool(n, seed, cfg)`, loaded from disk when it was made before by the same code (written atomically)."
+    import predfail.envs.gridworld as env_module
     d = Path(cache_dir or repo_root() / ".cache" / "gridworld" / "pools")
-    path = d / f"pool_{n}_{seed}_{config_key(cfg)}.pt"
-    if path.exists(): return torch.load(path, weights_only=False)
-    pool = make_pool(n, seed, cfg)
-    d.mkdir(parents=True, exist_ok=True)
-    torch.save(pool, path)
-    return pool
+    path = d / f"pool_{n}_{seed}_{config_digest(cfg, modules=[env_module])}.pt"
+    return load_or_compute(path, lambda: make_pool(n, seed, cfg), lambda pool, tmp: torch.save(pool, tmp),
+                           lambda p: torch.load(p, weights_only=False))
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #517156d4
 FORECAST_OPTIONS = dict(stop_grad="forecast", loss_kind="asymmetric", under_weight=10.0)
