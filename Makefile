@@ -15,7 +15,7 @@ ARGS ?=
 
 help:
 	@echo "make reproduce   install, rerun the experiment notebooks (PROFILE=$(PROFILE)), write figures/ results/ and the site"
-	@echo "make test        install, check notebooks are clean and exported, run nbdev-test, build docs, run pytest"
+	@echo "make test        install, check notebooks are clean and exported, run every notebook's quick checks on a fresh copy, build docs, run pytest"
 	@echo "make docs        build the documentation site into _docs/ (Quarto when present, else mkdocs offline)"
 	@echo "make readme      regenerate README.md from nbs/index.ipynb (no Quarto needed)"
 	@echo "make benchmark   run the speed benchmarks and print their ratios"
@@ -34,8 +34,9 @@ install: $(STAMP)
 check-sync: install
 	PATH=$(BIN):$$PATH $(PY) tools/check_clean.py
 
+# every notebook's quick checks, run by the reproduce driver on a fresh copy of the repository (no caches)
 nbtest: install
-	$(BIN)/nbdev-test --n-workers 2
+	bash tools/fresh_copy_check.sh
 
 chromium:
 	@bash tools/ensure_chromium.sh

@@ -14,7 +14,8 @@ import math
 import numpy as np
 import torch
 
-from .forecast import _check_n, plotting_positions
+from .core import check_sizes
+from .forecast import plotting_positions
 
 # %% ../nbs/06_loss.ipynb #360cdf68
 def scores_from_logp_torch(logp: torch.Tensor, # natural-log failure probabilities <= 0, floating dtype
@@ -47,8 +48,7 @@ def gumbel_tail_fit_torch(top_scores: torch.Tensor, # (..., k) top evaluation sc
                          ) -> tuple[torch.Tensor, torch.Tensor]:
     "Slope a and intercept b of log survival on the top k scores by least squares, differentiable."
     k = top_scores.shape[-1]
-    if k < 2: raise ValueError(f"k must be at least 2 to fit a line, got {k}")
-    if k > m: raise ValueError(f"k = {k} top scores cannot come from an evaluation set of m = {m}")
+    check_sizes(m=m, k=k)
     if check:
         if not torch.isfinite(top_scores).all():
             raise ValueError(f"{int((~torch.isfinite(top_scores)).any(-1).sum())} evaluation set(s) have non-finite top-k scores")
@@ -69,7 +69,9 @@ def gumbel_tail_forecast_torch(top_scores: torch.Tensor, # (..., k) top evaluati
                               ) -> torch.Tensor:
     "Forecast worst failure score among n deployment queries, differentiable: shape (...) for scalar n, else (..., len(n))."
     a, b = gumbel_tail_fit_torch(top_scores, m, positions, check)
-    log_n = torch.as_tensor(np.log(_check_n(np.atleast_1d(n), m)), dtype=top_scores.dtype, device=top_scores.device)
+    ns = np.atleast_1d(np.asarray(n, dtype=np.float64))
+    for v in ns: check_sizes(m=m, n=v)
+    log_n = torch.as_tensor(np.log(ns), dtype=top_scores.dtype, device=top_scores.device)
     score = (-log_n - b[..., None])/a[..., None]
     return score[..., 0] if np.ndim(n) == 0 else score
 

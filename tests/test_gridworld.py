@@ -86,3 +86,31 @@ def test_adapter_on_a_trained_policy():
     assert lp.shape == (20,) and (lp <= 0).all() and torch.isfinite(lp).all()
     model.task_loss(torch.Generator().manual_seed(0)).backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_scores_portable_across_batch_sizes_and_threads():
+    """The gridworld adapter's float32 scores under another chunking and thread count: bit-equal for the same chunks,
+    and within a bound-derived tolerance otherwise (a different batch composition reorders float32 matmul sums)."""
+    from predfail.ppo import GridPolicy
+    from predfail.experiments.gridworld import GridworldFailureModel
+    torch.manual_seed(0)
+    policy, cfg = GridPolicy(), GridConfig()
+    pool = make_pool(60, seed=5, cfg=cfg)
+    threads = torch.get_num_threads()
+    try:
+        runs = {}
+        for n_threads in (1, 2):
+            torch.set_num_threads(n_threads)
+            for chunk in (7, 512):
+                with torch.no_grad():
+                    runs[n_threads, chunk] = GridworldFailureModel(policy, pool, pool, chunk=chunk).failure_logp(torch.arange(60)).double()
+    finally: torch.set_num_threads(threads)
+    assert torch.equal(runs[1, 7], GridworldFailureModel(policy, pool, pool, chunk=7).failure_logp(torch.arange(60)).detach().double())
+    # Bound: each policy output is a dot product of length <= 150 + 64, so reordering changes it by at most
+    # ~(150 + 64) eps32 relative; the DP's T = max_steps steps each add a few float32 roundings to log p.
+    eps32 = torch.finfo(torch.float32).eps
+    tol = 10 * (150 + 64 + 4 * cfg.max_steps) * eps32   # about 6e-4, a margin of 10 over the bound
+    ref = runs[1, 512]
+    for key, lp in runs.items():
+        rel = ((lp - ref).abs() / ref.abs().clamp_min(1.0)).max().item()
+        assert rel <= tol, (key, rel, tol)
