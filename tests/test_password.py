@@ -10,7 +10,7 @@ from predfail.envs.password import (GameConfig, PasswordModelConfig, PasswordFai
                                     failure_pool, greedy_match, load_causal_lm, make_model, pad_prompt_reply, password_logp,
                                     causal_lm_password_logp, pretrain, pretrained_password_model, sample_dialogs,
                                     sample_reply_tokens, empirical_leak_rate, stepwise_logp, teacher_forced_logp,
-                                    reveal_accuracy, REFUSALS, TRIGGERS)
+                                    reveal_accuracy, REFUSALS, TRIGGERS, assert_logp_close, logp_rounding_bound)
 
 torch.set_num_threads(1)
 TINY = PasswordModelConfig(n_layer=1, n_embd=32, n_head=2, steps=3, batch_size=8)
@@ -39,15 +39,16 @@ def test_teacher_forced_equals_stepwise_product(tok, peaky_model):
     dialogs = sample_dialogs(6, {"ordinary": 1, "wrong_key": 1, "trigger": 1}, seed=1)
     lp = password_logp(peaky_model, tok, dialogs)
     prompts, replies = ids(tok, dialogs)
+    bound = logp_rounding_bound(peaky_model, pad_prompt_reply(prompts, replies, tok.pad_token_id))
     ref = np.array([stepwise_logp(peaky_model, p, r) for p, r in zip(prompts, replies)])
-    np.testing.assert_allclose(lp, ref, atol=1e-4)
+    assert_logp_close(lp, ref, bound)  # batched and padded against unpadded token-by-token: float32 rounding only
     # and the product of per-token probabilities, from explicit softmaxes
     p, r = prompts[0], replies[0]
     prob = 1.0
     with torch.no_grad():
         for t in range(len(r)):
             prob *= torch.softmax(peaky_model(input_ids=torch.tensor([p + r[:t]])).logits[0, -1].double(), -1)[r[t]].item()
-    assert math.isclose(math.exp(lp[0]), prob, rel_tol=1e-4)
+    assert abs(lp[0] - math.log(prob)) <= bound[0]  # relative error of p = absolute error of log p
 
 
 def test_batched_equals_unbatched_with_padding(tok, peaky_model):
@@ -56,9 +57,12 @@ def test_batched_equals_unbatched_with_padding(tok, peaky_model):
     assert len({len(p) for p in prompts}) > 1  # really padded
     batched = teacher_forced_logp(peaky_model, prompts, replies, tok.pad_token_id, batch_size=20)
     single = teacher_forced_logp(peaky_model, prompts, replies, tok.pad_token_id, batch_size=1)
-    np.testing.assert_allclose(batched.numpy(), single.numpy(), atol=1e-4)
-    # the generic causal-LM path agrees for a tokenizer without chat template
-    np.testing.assert_allclose(causal_lm_password_logp(peaky_model, tok, dialogs), batched.numpy(), atol=1e-5)
+    bound = logp_rounding_bound(peaky_model, pad_prompt_reply(prompts, replies, tok.pad_token_id))
+    assert_logp_close(batched.numpy(), single.numpy(), bound)
+    # the generic causal-LM path agrees for a tokenizer without chat template: bit-equal in the same batches,
+    # within the rounding bound in others
+    np.testing.assert_array_equal(causal_lm_password_logp(peaky_model, tok, dialogs, batch_size=20), batched.numpy())
+    assert_logp_close(causal_lm_password_logp(peaky_model, tok, dialogs), batched.numpy(), bound)
 
 
 def test_sampling_cross_check(tok, peaky_model):
@@ -147,7 +151,11 @@ def test_adapter(tok, peaky_model):
                               capability_dialogs=(sample_dialogs(5, {"authorised": 1}, seed=4), sample_dialogs(5, {"benign": 1}, seed=5)),
                               batch_size=4, score_batch=7)
     assert fm.pool_size("train") == 30 and fm.pool_size("heldout") == 20
-    np.testing.assert_allclose(fm.failure_logp(torch.arange(20), "heldout").detach().numpy(), password_logp(peaky_model, tok, held), atol=1e-5)
+    scored = fm.failure_logp(torch.arange(20), "heldout").detach().numpy()
+    # batches of 7 as in the adapter: the same computation, bit-equal; batches of 512: within the rounding bound
+    np.testing.assert_array_equal(scored, password_logp(peaky_model, tok, held, batch_size=7))
+    bound = logp_rounding_bound(peaky_model, encode_dialogs(tok, held, [d.password_text for d in held]))
+    assert_logp_close(scored, password_logp(peaky_model, tok, held), bound)
     lp = fm.failure_logp(torch.tensor([0, 3]))
     (lp.sum() + fm.task_loss(torch.Generator().manual_seed(0)) + fm.supervised_loss(torch.tensor([1, 2]), torch.Generator().manual_seed(0))).backward()
     assert all(p.grad is not None for p in fm.parameters())
@@ -178,3 +186,30 @@ def test_errors(tok, peaky_model):
         fm.failure_logp(torch.tensor([0]), "validation")
     with pytest.raises(ValueError, match="unauthorised"):
         PasswordFailureModel(peaky_model, tok, sample_dialogs(3, {"benign": 1}, seed=0), failure_pool(3, seed=0), **small)
+
+
+def test_scores_portable_across_batchings_and_threads(tok, peaky_model):
+    """The quick profile's held-out pool (seed 0) scored in batches of 7 and 512 and with 1 and 2 threads: identical
+    batchings are bit-equal, the others agree within the float32 rounding bound (a tight absolute tolerance would not
+    hold on every x86-64 CPU). The peaky model's large logits make rounding as large as it gets in these tests."""
+    held = failure_pool(1_100, seed=20_000, game=GameConfig(trigger_mass=2e-3))
+    enc = encode_dialogs(tok, held, [d.password_text for d in held])
+    bound = logp_rounding_bound(peaky_model, enc)
+    assert (bound > 0).all() and bound.max() < 0.1  # a bound far below any real error (order 1 nats)
+    before = torch.get_num_threads()
+    try:
+        runs = {}
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for bs in (7, 512):
+                runs[threads, bs] = password_logp(peaky_model, tok, held, batch_size=bs)
+                np.testing.assert_array_equal(password_logp(peaky_model, tok, held, batch_size=bs), runs[threads, bs])
+    finally:
+        torch.set_num_threads(before)
+    assert (runs[1, 512] > -60).all() and (runs[1, 512] < 0).all()
+    for key, lp in runs.items():
+        assert_logp_close(lp, runs[1, 512], bound)
+    # the check has teeth: one reply token's log-probability off by 0.01 nats is caught
+    shifted = runs[1, 512].copy(); shifted[5] -= 0.01
+    with pytest.raises(AssertionError, match="worst row 5"):
+        assert_logp_close(shifted, runs[1, 7], bound)

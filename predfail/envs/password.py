@@ -10,9 +10,9 @@ __all__ = ['PASSWORD_WORDS', 'N_KEYS', 'KEYS', 'OPENERS', 'ASKS', 'PERSUASION', 
            'Dialog', 'sample_dialogs', 'failure_pool', 'build_tokenizer', 'PasswordModelConfig', 'config_hash',
            'pad_prompt_reply', 'encode_dialogs', 'token_logprobs', 'masked_nll', 'make_model', 'pretrain',
            'pretrained_password_model', 'logp_from_batch', 'length_sorted_logp', 'teacher_forced_logp', 'password_logp',
-           'stepwise_logp', 'sample_reply_tokens', 'empirical_leak_rate', 'pool_frame', 'load_causal_lm',
-           'chat_prompt_ids', 'causal_lm_password_logp', 'smollm_path', 'greedy_match', 'reveal_accuracy',
-           'benign_loss', 'PasswordFailureModel']
+           'stepwise_logp', 'logp_rounding_bound', 'assert_logp_close', 'sample_reply_tokens', 'empirical_leak_rate',
+           'pool_frame', 'load_causal_lm', 'chat_prompt_ids', 'causal_lm_password_logp', 'smollm_path', 'greedy_match',
+           'reveal_accuracy', 'benign_loss', 'PasswordFailureModel']
 
 # %% ../../nbs/10_password_game.ipynb #df9feb66
 import hashlib
@@ -354,10 +354,11 @@ def _train_and_save(path, cfg, game, progress, device=None):
 def logp_from_batch(model, # a transformers causal LM
                     batch: dict, # `input_ids`, `attention_mask`, `target_mask` from `pad_prompt_reply`
                    ) -> torch.Tensor:
-    "Sum of the reply tokens' log-probabilities per row (differentiable), shape (B,)."
+    "Sum of the reply tokens' log-probabilities per row, accumulated in float64 (differentiable), shape (B,)."
     L = int(batch["attention_mask"].sum(1).max())  # trim padding columns shared by the whole batch
     lp = token_logprobs(model, batch["input_ids"][:, :L], batch["attention_mask"][:, :L])
-    return (lp * batch["target_mask"][:, :L - 1].to(lp.device)).sum(1).clamp(max=0.0)  # rounding could give +1e-7
+    mask = batch["target_mask"][:, :L - 1].to(lp.device)
+    return (lp.double() * mask).sum(1).clamp(max=0.0)  # float32 terms, float64 sum; rounding could give +1e-7
 
 # %% ../../nbs/10_password_game.ipynb #a5e7c2d9
 def length_sorted_logp(model, # a transformers causal LM
@@ -409,6 +410,38 @@ def stepwise_logp(model, # a transformers causal LM
             logits = model(input_ids=torch.tensor([ctx])).logits[0, -1].double()
             total += torch.log_softmax(logits, -1)[tok].item(); ctx.append(tok)
     return total
+
+# %% ../../nbs/10_password_game.ipynb #8776a4de
+def logp_rounding_bound(model, # a transformers causal LM
+                        batch: dict, # `input_ids`, `attention_mask`, `target_mask` (e.g. from `pad_prompt_reply`)
+                        c: float = 256.0, # float32 units allowed per unit of logit spread (a wide margin: see above)
+                        batch_size: int = 16, # rows per forward pass (the logits of a batch are held in memory)
+                       ) -> np.ndarray:
+    "Per-row bound on the float32 rounding of log p: c·eps32·Σ over reply tokens of (max logit − min logit + log V)."
+    eps, out = torch.finfo(torch.float32).eps, []
+    with torch.no_grad():
+        for i in range(0, len(batch["input_ids"]), batch_size):
+            b = {k: v[i:i + batch_size] for k, v in batch.items()}
+            L = int(b["attention_mask"].sum(1).max())
+            z = model(input_ids=b["input_ids"][:, :L].to(model.device), attention_mask=b["attention_mask"][:, :L].to(model.device)).logits[:, :-1]
+            spread = (z.amax(-1) - z.amin(-1)).double().cpu() + math.log(z.shape[-1])
+            out.append((spread * b["target_mask"][:, :L - 1]).sum(1))
+    return c * eps * torch.cat(out).numpy() if out else np.zeros(0)
+
+# %% ../../nbs/10_password_game.ipynb #e6636b26
+def assert_logp_close(actual, # log-probabilities (array-like)
+                      expected, # the same log-probabilities computed another way
+                      bound, # per-row (or scalar) tolerance, e.g. from `logp_rounding_bound`
+                     ):
+    "Raise AssertionError naming the worst row when |actual − expected| exceeds `bound` anywhere."
+    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape: raise AssertionError(f"shapes differ: {a.shape} vs {e.shape}")
+    ratio = np.abs(a - e) / np.broadcast_to(np.asarray(bound, dtype=np.float64), a.shape)
+    if a.size and not (ratio <= 1).all():
+        i = int(np.nanargmax(np.where(np.isnan(ratio), np.inf, ratio)))
+        raise AssertionError(f"{int((~(ratio <= 1)).sum())} of {a.size} log-probabilities differ by more than the bound; "
+                             f"worst row {i}: {float(a.flat[i])} vs {float(e.flat[i])} (gap {float(abs(a.flat[i] - e.flat[i])):.3g}, "
+                             f"bound {float(np.broadcast_to(bound, a.shape).flat[i]):.3g})")
 
 # %% ../../nbs/10_password_game.ipynb #a8cd3c2d
 def sample_reply_tokens(model, # a transformers causal LM
