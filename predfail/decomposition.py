@@ -18,8 +18,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from .forecast import (METHODS, BatchForecast, GumbelTailFit, _check_n, _line_weights, _ols, _scale_hat, _top_k_desc,
-                               fit_gumbel_tail, forecast_batch, harmonic, plotting_positions)
+from .forecast import (METHODS, BatchForecast, GumbelTailFit, check_deployment_sizes, fit_gumbel_tail,
+                               forecast_batch, harmonic, line_weights, ols_line, plotting_positions, scale_estimate, top_k_desc)
 from .scores import check_scores
 
 # %% ../nbs/05_decomposition.ipynb #2d398a04
@@ -29,7 +29,7 @@ def _prepare_top(scores, k, m):
     if k < 2: raise ValueError(f"k must be at least 2, got {k}")
     if s.shape[1] < k: raise ValueError(f"need at least k = {k} scores per row, got {s.shape[1]}")
     m = s.shape[1] if m is None else int(m)
-    top = _top_k_desc(s, k)
+    top = top_k_desc(s, k)
     if not np.isfinite(top).all():
         raise ValueError(f"{int((~np.isfinite(top)).any(-1).sum())} evaluation set(s) have fewer than k = {k} finite scores")
     tied = top[:, 0] == top[:, -1]
@@ -81,7 +81,7 @@ def horizon(m: int, # evaluation size
             positions: str = "rank", # plotting positions
            ) -> np.ndarray:
     "The horizon D = log n + Σ_j ω_j y_j multiplying the scale error (log(n/m) + L_k for Jones with rank positions)."
-    omega, y = _line_weights(m, k, method, positions)
+    omega, y = line_weights(m, k, method, positions)
     return np.log(np.asarray(n, dtype=np.float64)) + omega @ y
 
 def decompose_error(scores, # (R, m) evaluation scores, or (R, k) top scores when `m` is given
@@ -100,9 +100,9 @@ def decompose_error(scores, # (R, m) evaluation scores, or (R, k) top scores whe
     if np.ndim(n) != 0: raise ValueError("decompose one deployment size n at a time")
     top, m = _prepare_top(scores, k, m)
     fc = forecast_tail_batch(top, n, k=k, method=method, positions=positions, m=m).score[:, 0]
-    omega, y = _line_weights(m, k, method, positions)
+    omega, y = line_weights(m, k, method, positions)
     eps = (top - mu)/sigma + y                        # residuals from the reference at the plotting positions
-    scale_error = _scale_hat(top, m, k, method, positions) - sigma
+    scale_error = scale_estimate(top, m, k, method, positions) - sigma
     D = float(horizon(m, n, k, method, positions))
     q_ref = mu + sigma*np.log(n)
     q_true = q_ref if q_true is None else float(q_true)
@@ -204,7 +204,7 @@ def expected_level(m: int, # evaluation size
                    positions: str = "rank", # plotting positions
                   ) -> float:
     "E[Σ ω_j ε_j] for an exact exponential tail, in units of σ: Σ ω_j (H_m − H_{j−1} + y_j)."
-    omega, y = _line_weights(m, k, method, positions)
+    omega, y = line_weights(m, k, method, positions)
     return float(omega @ (harmonic(m) - harmonic(np.arange(k)) + y))
 
 @lru_cache(maxsize=None)

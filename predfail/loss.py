@@ -14,7 +14,7 @@ import math
 import numpy as np
 import torch
 
-from .forecast import _check_n, plotting_positions
+from .forecast import check_deployment_sizes, plotting_positions
 
 # %% ../nbs/06_loss.ipynb #360cdf68
 def scores_from_logp_torch(logp: torch.Tensor, # natural-log failure probabilities <= 0, floating dtype
@@ -69,7 +69,7 @@ def gumbel_tail_forecast_torch(top_scores: torch.Tensor, # (..., k) top evaluati
                               ) -> torch.Tensor:
     "Forecast worst failure score among n deployment queries, differentiable: shape (...) for scalar n, else (..., len(n))."
     a, b = gumbel_tail_fit_torch(top_scores, m, positions, check)
-    log_n = torch.as_tensor(np.log(_check_n(np.atleast_1d(n), m)), dtype=top_scores.dtype, device=top_scores.device)
+    log_n = torch.as_tensor(np.log(check_deployment_sizes(np.atleast_1d(n), m)), dtype=top_scores.dtype, device=top_scores.device)
     score = (-log_n - b[..., None])/a[..., None]
     return score[..., 0] if np.ndim(n) == 0 else score
 
