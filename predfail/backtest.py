@@ -316,7 +316,7 @@ def interval_coverage(tail: str, # a name in COVERAGE_TAILS
     if tail not in COVERAGE_TAILS: raise ValueError(f"unknown tail {tail!r}; choose one of {COVERAGE_TAILS}")
     check_sizes(m=m, n=n, k=k)
     rng = np.random.default_rng(seed)
-    top, realised = _draw_sets(tail, R, m, n, min(5*k, m), rng)   # the bootstrap reaches past the top k
+    top, realised = _draw_sets(tail, R, m, n, min(5*k + 30, m), rng)   # the bootstrap reaches past the top k
     rows = []
     for method in methods:
         iv = forecast_interval_batch(top, n, m, k, level, method, B, seed + 1, "max", fit_method)

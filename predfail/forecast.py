@@ -16,11 +16,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from statistics import NormalDist
 
-import matplotlib.pyplot as plt
 import numpy as np
-import seaborn as sns
 from fastcore.basics import patch
-from scipy import special, stats
+from scipy import special
 
 from .core import check_sizes
 from .scores import check_scores, logp_from_scores
@@ -174,7 +172,8 @@ def _check_tau(tau):
 def n_at(self: GumbelTailFit, tau, # failure-probability threshold(s) in (0, 1)
         ) -> np.ndarray:
     "The deployment size n at which the forecast worst failure probability reaches tau."
-    return np.exp(-(self.a*(-np.log(-np.log(_check_tau(tau)))) + self.b))
+    with np.errstate(over="ignore"):                     # τ within 1e-300 of 1 can need n beyond double range: inf
+        return np.exp(-(self.a*(-np.log(-np.log(_check_tau(tau)))) + self.b))
 
 # %% ../nbs/02_forecast.ipynb #0bc4b306
 @patch
@@ -184,7 +183,8 @@ def frequency(self: GumbelTailFit, tau, # failure-probability threshold(s) in (0
     q = -np.log(-np.log(_check_tau(tau)))
     ascending = np.sort(np.concatenate([self.top_scores, self.bulk_scores]))
     empirical = (ascending.size - np.searchsorted(ascending, q, side="right"))/self.m
-    return np.where(q >= self.top_scores[-1], np.exp(self.a*q + self.b), empirical)
+    at_threshold = (ascending.size - np.searchsorted(ascending, self.top_scores[-1], side="left"))/self.m   # share with ψ >= ψ_(k)
+    return np.where(q >= self.top_scores[-1], np.minimum(np.exp(np.minimum(self.a*q + self.b, 0.0)), at_threshold), empirical)
 
 # %% ../nbs/02_forecast.ipynb #a59c34e9
 def exp_tail_mean_p(threshold, # tail threshold t0 = ψ_(k)
@@ -349,7 +349,7 @@ def forecast_interval_batch(top, # (R, k') evaluation top scores, descending (k'
         idx = np.minimum((m*-np.expm1(-z)).astype(np.int64), m - 1)    # the k smallest of m uniform indices
         if idx.max() >= kk:
             raise ValueError(f"a bootstrap resample reached rank {int(idx.max()) + 1} of the evaluation set but only "
-                             f"{kk} top scores were given: pass more top scores (k' of about 5k is ample)")
+                             f"{kk} top scores were given: pass more top scores (k' = 5k + 30 is ample)")
         res = np.take_along_axis(block[:, None, :], idx, axis=-1).reshape(-1, k)
         bad = ~np.isfinite(res[:, -1]) | (res[:, 0] == res[:, -1])
         degenerate += int(bad.sum())
@@ -382,6 +382,8 @@ def interval(self: GumbelTailFit, n, # deployment size(s)
 def plot_diagnostics(self: GumbelTailFit, axes=None, # two matplotlib Axes, or None for a new figure
                     ):
     "Probability plot of the top k with the fitted line, residuals against rank, and R²; returns the figure."
+    import matplotlib.pyplot as plt                       # plotting libraries load only when a plot is drawn
+    import seaborn as sns
     if axes is None: _, axes = plt.subplots(1, 2, figsize=(11, 4))
     fitted = self.a*self.top_scores + self.b
     resid = self.plot_y - fitted
