@@ -518,4 +518,4 @@ def fit_gpd_tail(scores, # (m,) evaluation scores, or (R, k) top scores with `m`
     if not np.isfinite(top).all(): raise ValueError(f"fewer than k = {k} usable (finite) scores in {int((~np.isfinite(top)).any(1).sum())} set(s)")
     xi, sigma = gpd_fit_batch(top[:, :-1] - top[:, -1:])
     u = top[:, -1]
-    return GPDTailFit(xi, sigma, u, k, m) if batch else GPDTailFit(xi[0], sigma[0], u[0], k, m)
+    return GPDTailFit(xi, sigma, u, k, m) if batch else GPDTailFit(float(xi[0]), float(sigma[0]), float(u[0]), k, m)
