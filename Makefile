@@ -57,6 +57,7 @@ reproduce: install
 
 benchmark: install
 	$(PY) benchmarks/bench_backtest.py
+	$(PY) benchmarks/bench_interval.py
 	@if [ -f benchmarks/bench_finetune_step.py ]; then $(PY) benchmarks/bench_finetune_step.py; fi
 
 smollm: install

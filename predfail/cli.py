@@ -14,12 +14,13 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .forecast import METHODS, POSITIONS, fit_gumbel_tail, fit_lognormal
+from .forecast import INTERVAL_METHODS, LOGNORMAL_FORECASTS, METHODS, POSITIONS, fit_gumbel_tail, fit_lognormal
 from .scores import check_scores, log10p_from_scores, p_from_scores, scores_from_counts, scores_from_logp, scores_from_p
 
 # %% ../nbs/04_cli.ipynb #e38f47dc
@@ -151,29 +152,51 @@ def load_scores(path, # CSV or JSONL file
 FORECASTERS = {method: (lambda scores, k, positions, method=method: fit_gumbel_tail(scores, k=k, positions=positions, method=method))
                for method in METHODS}
 
+def _num(x):
+    "A plain float for JSON, or None where it is not finite."
+    x = float(x)
+    return x if math.isfinite(x) else None
+
 def forecast_report(scores, # failure scores ψ (−inf for p = 0)
                     n, # deployment sizes
                     k: int = 10, # top scores to fit
                     positions: str = "rank", # plotting positions
                     method: str = "jones", # tail forecaster, a key of FORECASTERS
+                    interval: float | None = None, # interval level in (0, 1), or None for no interval
+                    interval_method: str = "parametric", # "parametric" or "bootstrap"
+                    B: int = 2000, # simulations or resamples for the interval
+                    seed: int = 0, # interval seed
+                    tau=(), # failure-probability thresholds for behaviour frequency
+                    lognormal: str = "quantile", # log-normal baseline: "quantile" or "expected_max"
                    ) -> dict:
-    "Tail fit, forecasts per n and baselines, as plain JSON-ready values."
+    "Tail fit, forecasts per n, baselines and the optional interval and thresholds, as plain JSON-ready values."
     if method not in FORECASTERS: raise InputError(f"unknown method {method!r}; choose one of {', '.join(FORECASTERS)}")
     ns = [float(x) for x in np.atleast_1d(n)]
     fit = FORECASTERS[method](scores, k, positions)
     bad = [x for x in ns if not x > fit.m]
     if bad: raise InputError(f"every --n must exceed the evaluation size m = {fit.m}; got {', '.join(f'{x:g}' for x in bad)}")
     q = np.asarray(fit.forecast_score(ns), dtype=np.float64)
-    ln = fit_lognormal(scores)
-    lq = np.asarray(ln.forecast_score(ns), dtype=np.float64)
+    lq = np.asarray(fit_lognormal(scores, lognormal).forecast_score(ns), dtype=np.float64)
+    risk = np.asarray(fit.aggregate_risk(ns), dtype=np.float64)
+    iv = fit.interval(ns, level=interval, method=interval_method, B=B, seed=seed) if interval is not None else None
     emax = float(np.max(scores))
-    rows = [dict(n=int(x) if x == int(x) else x, score=float(s), log10p=float(log10p_from_scores(s)), p=float(p_from_scores(s)),
-                 lognormal_score=float(l), lognormal_log10p=float(log10p_from_scores(l)))
-            for x, s, l in zip(ns, q, lq)]
+    rows = []
+    for i, (x, s, l) in enumerate(zip(ns, q, lq)):
+        row = dict(n=int(x) if x == int(x) else x, score=float(s), log10p=float(log10p_from_scores(s)), p=float(p_from_scores(s)),
+                   aggregate_risk=float(risk[i]), lognormal_score=float(l), lognormal_log10p=float(log10p_from_scores(l)))
+        if iv is not None:
+            row |= dict(interval_lower_score=float(iv.lower[i]), interval_upper_score=float(iv.upper[i]),
+                        interval_lower_log10p=float(iv.log10p_lower[i]), interval_upper_log10p=float(iv.log10p_upper[i]))
+        rows.append(row)
+    taus = [float(t) for t in np.atleast_1d(np.asarray(tau, dtype=np.float64))]
+    thresholds = [dict(tau=t, frequency=float(fit.frequency(t)), n_at=_num(fit.n_at(t))) for t in taus]
     return dict(method=method, a=fit.a, b=fit.b, r2=None if math.isnan(fit.r2) else fit.r2,  # the MLE has no R²
-                scale=1/abs(fit.a), k=fit.k, m=fit.m, n_excluded=fit.n_excluded,
-                positions=fit.positions, empirical_max=dict(score=emax, log10p=float(log10p_from_scores(emax)), p=float(p_from_scores(emax))),
-                forecasts=rows)
+                scale=1/abs(fit.a), k=fit.k, m=fit.m, n_excluded=fit.n_excluded, positions=fit.positions,
+                mean_p=fit.mean_p(), lognormal=lognormal,
+                empirical_max=dict(score=emax, log10p=float(log10p_from_scores(emax)), p=float(p_from_scores(emax))),
+                interval=None if iv is None else dict(level=iv.level, method=iv.method, target=iv.target, B=iv.B,
+                                                      n_degenerate=iv.n_degenerate),
+                thresholds=thresholds, forecasts=rows)
 
 # %% ../nbs/04_cli.ipynb #96eb9ab3
 def format_report(report, # from `forecast_report`
@@ -181,16 +204,39 @@ def format_report(report, # from `forecast_report`
                  ) -> str:
     "The report as a plain-text table."
     r = report
+    r2 = "n/a (MLE)" if r["r2"] is None else f"{r['r2']:.4f}"
     lines = [f"predfail forecast: {info['file']} (column {info['column']}, kind {info['kind']}, {info['rows']} rows)",
              f"evaluation set m = {r['m']}; {r['n_excluded']} with p = 0 (ψ = -inf) kept in m, excluded from the fit",
              f"Gumbel tail ({r['method']}, positions {r['positions']}) on the top k = {r['k']}: "
-             f"log P(ψ > t) = a t + b, a = {r['a']:.4g}, b = {r['b']:.4g}, R² = {r['r2']:.4f}, tail scale 1/|a| = {r['scale']:.4g}",
-             f"empirical max (baseline, ignores n): ψ = {r['empirical_max']['score']:.4f}, log10 p = {r['empirical_max']['log10p']:.4g}", ""]
-    head = f"{'n':>14}  {'forecast ψ':>11}  {'log10 p':>10}  {'p':>10}  {'log-normal ψ':>12}  {'log-normal log10 p':>18}"
+             f"log P(ψ > t) = a t + b, a = {r['a']:.4g}, b = {r['b']:.4g}, R² = {r2}, tail scale 1/|a| = {r['scale']:.4g}",
+             f"empirical max (baseline, ignores n): ψ = {r['empirical_max']['score']:.4f}, log10 p = {r['empirical_max']['log10p']:.4g}",
+             f"mean failure probability E[p] = {r['mean_p']:.4g}; P(any failure) = 1 - (1 - E[p])^n", ""]
+    iv = r.get("interval")
+    ivh = ""
+    if iv:
+        title = f"{iv['level']:g} interval ψ ({iv['method']})"
+        ivh = f"  {title:>30}  {'interval log10 p':>20}"
+    head = (f"{'n':>14}  {'forecast ψ':>11}  {'log10 p':>10}  {'p':>10}{ivh}  {'P(any failure)':>14}  "
+            f"{'log-normal ψ':>12}  {'log-normal log10 p':>18}")
     lines += [head, "-"*len(head)]
     for f in r["forecasts"]:
         n = f"{f['n']:,}" if isinstance(f["n"], int) else f"{f['n']:.4g}"
-        lines.append(f"{n:>14}  {f['score']:>11.4f}  {f['log10p']:>10.4g}  {f['p']:>10.4g}  {f['lognormal_score']:>12.4f}  {f['lognormal_log10p']:>18.4g}")
+        ivc = ""
+        if iv:
+            ps = f"[{f['interval_lower_score']:.4f}, {f['interval_upper_score']:.4f}]"
+            pl = f"[{f['interval_lower_log10p']:.3g}, {f['interval_upper_log10p']:.3g}]"
+            ivc = f"  {ps:>30}  {pl:>20}"
+        lines.append(f"{n:>14}  {f['score']:>11.4f}  {f['log10p']:>10.4g}  {f['p']:>10.4g}{ivc}  {f['aggregate_risk']:>14.4g}  "
+                     f"{f['lognormal_score']:>12.4f}  {f['lognormal_log10p']:>18.4g}")
+    if iv and iv["n_degenerate"]: lines.append(f"({iv['n_degenerate']} bootstrap resamples could not be fitted and were left out)")
+    if r.get("thresholds"):
+        lines += ["", "behaviour at failure-probability thresholds τ: frequency = share of queries with p > τ; "
+                  "n at τ = deployment size at which the worst query reaches τ"]
+        head = f"{'τ':>12}  {'frequency':>12}  {'n at τ':>14}"
+        lines += [head, "-"*len(head)]
+        for t in r["thresholds"]:
+            n_at = "overflow" if t["n_at"] is None else f"{t['n_at']:.4g}"
+            lines.append(f"{t['tau']:>12.6g}  {t['frequency']:>12.4g}  {n_at:>14}")
     return "\n".join(lines)
 
 # %% ../nbs/04_cli.ipynb #5f724d46
@@ -210,8 +256,18 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--positions", choices=POSITIONS, default="rank", help="plotting positions (default rank: j/m)")
     fc.add_argument("--method", default="jones",
                     help="tail fit: jones (Jones et al. OLS, default), reverse (reverse regression; use with --positions expected) or mle (exponential-tail MLE)")
+    fc.add_argument("--interval", type=float, metavar="LEVEL", help="also give an interval for the worst score at this level, e.g. 0.9")
+    fc.add_argument("--interval-method", choices=INTERVAL_METHODS, default="parametric",
+                    help="parametric (exact under an exponential tail, default) or bootstrap (resample the evaluation set)")
+    fc.add_argument("--bootstrap-samples", type=int, default=2000, metavar="B", help="simulations or resamples for --interval (default 2000)")
+    fc.add_argument("--seed", type=int, default=0, help="random seed of the interval (default 0)")
+    fc.add_argument("--tau", type=float, nargs="+", metavar="T",
+                    help="failure-probability thresholds: report the share of queries with p > T and the n at which the worst query reaches T")
+    fc.add_argument("--lognormal", choices=LOGNORMAL_FORECASTS, default="quantile",
+                    help="log-normal baseline: the 1 - 1/n quantile (default) or the expected maximum of n draws")
     fc.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     fc.add_argument("--plot", metavar="PATH", help="also save the tail plot (PNG, PDF or SVG by extension)")
+    fc.add_argument("--diagnostics", metavar="PATH", help="also save the fit diagnostics (probability plot of the top k, residuals, R²)")
     return parser
 
 # %% ../nbs/04_cli.ipynb #a61fea08
@@ -225,6 +281,26 @@ def _save_tail_plot(scores, report, path):
     ax.figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(ax.figure)
 
+def _save_diagnostics(scores, report, path):
+    "Draw `GumbelTailFit.plot_diagnostics` for the reported fit and save it."
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = FORECASTERS[report["method"]](scores, report["k"], report["positions"]).plot_diagnostics()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+def _emit(text):
+    "Print to stdout; if the reader has gone (`predfail ... | head`), stop quietly. Returns whether it was written."
+    try:
+        print(text)
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error when Python exits
+        except (OSError, ValueError, io.UnsupportedOperation): pass
+        return False
+
 # %% ../nbs/04_cli.ipynb #d71d3780
 def main(argv=None, # arguments without the program name; None reads sys.argv
         ) -> int:
@@ -235,23 +311,34 @@ def main(argv=None, # arguments without the program name; None reads sys.argv
     try:
         if args.k < 2: raise InputError(f"--k must be at least 2 to fit a line, got {args.k}")
         bad_n = [x for x in args.n if not (math.isfinite(x) and x >= 1)]
-        if bad_n: raise InputError(f"--n must be finite and at least 1, got {', '.join(map(str, bad_n))}")
+        if bad_n: raise InputError(f"--n must be finite and at least 1, got {', '.join(f'{x:g}' for x in bad_n)}")
+        if args.interval is not None and not 0 < args.interval < 1:
+            raise InputError(f"--interval must lie in (0, 1), e.g. 0.9; got {args.interval:g}")
+        bad_tau = [t for t in args.tau or () if not 0 < t < 1]
+        if bad_tau: raise InputError(f"--tau must lie in (0, 1); got {', '.join(f'{t:g}' for t in bad_tau)}")
         scores, info = load_scores(args.file, args.column, args.kind, args.failures_column, args.trials_column)
-        report = forecast_report(scores, args.n, k=args.k, positions=args.positions, method=args.method)
+        report = forecast_report(scores, args.n, k=args.k, positions=args.positions, method=args.method,
+                                 interval=args.interval, interval_method=args.interval_method, B=args.bootstrap_samples,
+                                 seed=args.seed, tau=args.tau or (), lognormal=args.lognormal)
         if args.plot:
             _save_tail_plot(scores, report, args.plot)
             report["plot"] = str(args.plot)
+        if args.diagnostics:
+            _save_diagnostics(scores, report, args.diagnostics)
+            report["diagnostics"] = str(args.diagnostics)
     except (InputError, ValueError) as e:
         print(f"predfail: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"predfail: error: {e.strerror or e}: {e.filename or args.file}", file=sys.stderr)
         return 2
-    if args.json: print(json.dumps({**info, **report}, indent=2, allow_nan=False))
+    if args.json: _emit(json.dumps({**info, **report}, indent=2, allow_nan=False))
     else:
-        print(format_report(report, info))
-        if args.plot: print(f"\ntail plot written to {args.plot}")
+        text = format_report(report, info)
+        if args.plot: text += f"\n\ntail plot written to {args.plot}"
+        if args.diagnostics: text += f"\ndiagnostics written to {args.diagnostics}"
+        _emit(text)
     return 0
 
 # %% ../nbs/04_cli.ipynb #bd6d873f
-if __name__ == "__main__" and "IPython" not in sys.modules: sys.exit(main())
+if __name__ == "__main__" and Path(sys.argv[0]).stem == "cli": sys.exit(main())   # `python -m predfail.cli`, not a notebook kernel

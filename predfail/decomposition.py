@@ -18,18 +18,20 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from .forecast import (METHODS, BatchForecast, GumbelTailFit, _check_n, _line_weights, _ols, _scale_hat, _top_k_desc,
-                               fit_gumbel_tail, forecast_batch, harmonic, plotting_positions)
+from .forecast import (METHODS, BatchForecast, GumbelTailFit, check_deployment_sizes, fit_gumbel_tail,
+                               forecast_batch, harmonic, line_weights, ols_line, plotting_positions, scale_estimate, top_k_desc)
+from .core import check_sizes
 from .scores import check_scores
 
 # %% ../nbs/05_decomposition.ipynb #2d398a04
 def _prepare_top(scores, k, m):
     s = check_scores(scores)
     if s.ndim != 2: raise ValueError(f"scores must be 2-D (R, m) or (R, k), got shape {s.shape}")
-    if k < 2: raise ValueError(f"k must be at least 2, got {k}")
+    check_sizes(k=k)
     if s.shape[1] < k: raise ValueError(f"need at least k = {k} scores per row, got {s.shape[1]}")
     m = s.shape[1] if m is None else int(m)
-    top = _top_k_desc(s, k)
+    check_sizes(m=m, k=k)
+    top = top_k_desc(s, k)
     if not np.isfinite(top).all():
         raise ValueError(f"{int((~np.isfinite(top)).any(-1).sum())} evaluation set(s) have fewer than k = {k} finite scores")
     tied = top[:, 0] == top[:, -1]
@@ -81,7 +83,7 @@ def horizon(m: int, # evaluation size
             positions: str = "rank", # plotting positions
            ) -> np.ndarray:
     "The horizon D = log n + Σ_j ω_j y_j multiplying the scale error (log(n/m) + L_k for Jones with rank positions)."
-    omega, y = _line_weights(m, k, method, positions)
+    omega, y = line_weights(m, k, method, positions)
     return np.log(np.asarray(n, dtype=np.float64)) + omega @ y
 
 def decompose_error(scores, # (R, m) evaluation scores, or (R, k) top scores when `m` is given
@@ -100,9 +102,9 @@ def decompose_error(scores, # (R, m) evaluation scores, or (R, k) top scores whe
     if np.ndim(n) != 0: raise ValueError("decompose one deployment size n at a time")
     top, m = _prepare_top(scores, k, m)
     fc = forecast_tail_batch(top, n, k=k, method=method, positions=positions, m=m).score[:, 0]
-    omega, y = _line_weights(m, k, method, positions)
+    omega, y = line_weights(m, k, method, positions)
     eps = (top - mu)/sigma + y                        # residuals from the reference at the plotting positions
-    scale_error = _scale_hat(top, m, k, method, positions) - sigma
+    scale_error = scale_estimate(top, m, k, method, positions) - sigma
     D = float(horizon(m, n, k, method, positions))
     q_ref = mu + sigma*np.log(n)
     q_true = q_ref if q_true is None else float(q_true)
@@ -204,7 +206,7 @@ def expected_level(m: int, # evaluation size
                    positions: str = "rank", # plotting positions
                   ) -> float:
     "E[Σ ω_j ε_j] for an exact exponential tail, in units of σ: Σ ω_j (H_m − H_{j−1} + y_j)."
-    omega, y = _line_weights(m, k, method, positions)
+    omega, y = line_weights(m, k, method, positions)
     return float(omega @ (harmonic(m) - harmonic(np.arange(k)) + y))
 
 @lru_cache(maxsize=None)
@@ -214,7 +216,7 @@ def expected_scale_ratio(k: int, # top scores used
                          approx: str = "exact", # "exact" (one-dimensional integral) or "delta" (second-order delta method)
                         ) -> float:
     "E[σ̂/σ] for an exact exponential tail; it depends on k and the method only, not on m, μ or σ."
-    if k < 2: raise ValueError(f"k must be at least 2, got {k}")
+    check_sizes(k=k)
     if method == "mle": return 1.0                          # mean of k − 1 i.i.d. Exp(σ) excesses
     A, alpha = _spacing_design(k, positions)
     if method == "reverse":                                 # linear in E: E[σ̂]/σ = Σα/Syy
@@ -245,6 +247,7 @@ def predicted_terms(m: int, # evaluation size
                     sigma: float = 1.0, # tail scale
                    ) -> dict:
     "Expected value of each term for an exact exponential tail with scale σ (no misspecification)."
+    check_sizes(m=m, n=n, k=k)
     D = float(horizon(m, n, k, method, positions))
     level = sigma*expected_level(m, k, method, positions)
     hs = D*sigma*(expected_scale_ratio(k, method, positions) - 1)
@@ -265,6 +268,7 @@ def simulate_terms(m: int, # evaluation size
                    positions: str = "rank", # plotting positions
                   ) -> dict:
     "One grid cell: Monte Carlo mean and standard error of each term beside its exponential-tail prediction."
+    check_sizes(m=m, n=n, k=k)
     top, mx = sample_tail(tail, size, m, int(n), k, rng)
     mu, sigma = TAILS[tail].reference(m)
     d = decompose_error(top, n, k, mu, sigma, m=m, realised_max=mx, q_true=float(TAILS[tail].quantile(n)),
@@ -329,6 +333,7 @@ def rare_mode_grid(m: int, # evaluation size
                    positions: str = "rank", # plotting positions
                   ) -> pd.DataFrame:
     "Signed forecast errors Q̂ − M_n under the rare-mode mixture over a grid of (ε, s)."
+    check_sizes(m=m, n=n, k=k)
     rng, rows = np.random.default_rng(seed), []
     for eps in eps_grid:
         for shift in shift_grid:

@@ -41,7 +41,7 @@ def scores_from_p(p, # failure probabilities in [0, 1]
     p = np.asarray(p, dtype=np.float64)
     if np.isnan(p).any(): raise ValueError(f"probabilities contain {int(np.isnan(p).sum())} NaN value(s)")
     bad = (p < 0) | (p > 1)
-    if bad.any(): raise ValueError(f"probabilities must lie in [0, 1]; {int(bad.sum())} value(s) outside, e.g. {float(p[bad].flat[0])}")
+    if bad.any(): raise ValueError(f"probabilities must lie in [0, 1]; {int(bad.sum())} value(s) outside, e.g. {float(p[bad].flat[0]):g}")
     with np.errstate(divide="ignore"): return scores_from_logp(np.log(p))
 
 # %% ../nbs/01_scores.ipynb #988fb710

@@ -1,5 +1,5 @@
-"""Tests of the `predfail` command line: in-process through `main(argv)`, plus the installed console script and
-`python -m predfail.cli` once each."""
+"""Tests of the `predfail` command line that need a real process (the in-process checks live in nbs/04_cli.ipynb):
+the installed console script, `python -m predfail.cli`, every new option end to end, and a closed pipe."""
 import json
 import shutil
 import subprocess
@@ -7,134 +7,19 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-from predfail.cli import main
-from predfail.forecast import fit_gumbel_tail, fit_lognormal
 
 DATA = Path(__file__).parent/"data"
 
 
-def run(capsys, *argv):
-    status = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def _scores_of_example():
-    p = np.array([float(line.split(",")[1]) for line in (DATA/"eval_p.csv").read_text().splitlines()[1:]])
-    with np.errstate(divide="ignore"): return -np.log(-np.log(p))
-
-
-def test_table_output(capsys):
-    status, out, err = run(capsys, "forecast", DATA/"eval_p.csv", "--n", "1e4", "100000")
-    assert status == 0 and err == ""
-    fit = fit_gumbel_tail(_scores_of_example())
-    for text in ["m = 1000", "4 with p = 0", "k = 10", f"a = {fit.a:.4g}", f"R² = {fit.r2:.4f}", "100,000", "log10 p"]:
-        assert text in out, text
-    assert f"{fit.forecast_score(1e5):.4f}" in out
-
-
-def test_json_output_matches_library(capsys):
-    status, out, err = run(capsys, "forecast", DATA/"eval_p.csv", "--n", "1e4", "1e6", "--json", "--k", "12", "--positions", "hazen")
-    assert status == 0
-    doc = json.loads(out)
-    s = _scores_of_example()
-    fit = fit_gumbel_tail(s, k=12, positions="hazen")
-    assert (doc["k"], doc["m"], doc["n_excluded"], doc["positions"], doc["method"]) == (12, 1000, 4, "hazen", "jones")
-    np.testing.assert_allclose([doc["a"], doc["b"], doc["r2"]], [fit.a, fit.b, fit.r2], rtol=1e-12)
-    np.testing.assert_allclose([f["score"] for f in doc["forecasts"]], fit.forecast_score([1e4, 1e6]), rtol=1e-12)
-    np.testing.assert_allclose([f["log10p"] for f in doc["forecasts"]], fit.forecast_log10p([1e4, 1e6]), rtol=1e-12)
-    np.testing.assert_allclose([f["p"] for f in doc["forecasts"]], fit.forecast_p([1e4, 1e6]), rtol=1e-12)
-    np.testing.assert_allclose([f["lognormal_score"] for f in doc["forecasts"]], fit_lognormal(s).forecast_score([1e4, 1e6]), rtol=1e-12)
-    assert doc["empirical_max"]["score"] == s.max()
-    assert [f["n"] for f in doc["forecasts"]] == [10_000, 1_000_000]
-
-
-def test_counts_jsonl_and_plot(capsys, tmp_path):
-    plot = tmp_path/"tail.png"
-    status, out, _ = run(capsys, "forecast", DATA/"eval_counts.jsonl", "--n", "1e5", "--json", "--plot", plot)
-    doc = json.loads(out)
-    assert status == 0 and doc["kind"] == "counts" and doc["m"] == 500 and doc["plot"] == str(plot)
-    recs = [json.loads(line) for line in (DATA/"eval_counts.jsonl").read_text().splitlines()]
-    assert doc["n_excluded"] == sum(r["failures"] == 0 for r in recs)
-    assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
-
-
-def test_column_and_kind_options(capsys, tmp_path):
-    s = _scores_of_example()[4:]
-    f = tmp_path/"two.csv"
-    f.write_text("id,x,y\n" + "".join(f"{i},{float(-np.exp(-v))!r},{float(v)!r}\n" for i, v in enumerate(s.tolist())))
-    _, out_x, _ = run(capsys, "forecast", f, "--n", "1e5", "--json", "--column", "x", "--kind", "logp")
-    _, out_y, _ = run(capsys, "forecast", f, "--n", "1e5", "--json", "--column", "y", "--kind", "score")
-    np.testing.assert_allclose(json.loads(out_x)["forecasts"][0]["score"], json.loads(out_y)["forecasts"][0]["score"], rtol=1e-9)
-
-
-BAD = [
-    ("missing", None, "file not found"),
-    ("empty.csv", "", "is empty"),
-    ("blank.csv", "\n\n  \n", "is empty"),
-    ("header.csv", "p\n", "no data rows"),
-    ("ragged.csv", "p\n0.1\n0.2,0.3\n", "line 3: 2 field(s) but the header has 1"),
-    ("quote.csv", 'p\n"0.1\n', "line 2: malformed CSV (unexpected end of data)"),
-    ("quote2.csv", 'p\n0.1\n"0.2"x\n', "line 3: malformed CSV"),
-    ("bad.jsonl", '{"p": 0.1}\n{"p": 0.2\n', "line 2: not valid JSON"),
-    ("list.jsonl", '{"p": 0.1}\n3\n', "line 2: expected a JSON object"),
-    ("null.jsonl", '{"p": 0.1}\n{"p": null}\n', "line 2: column 'p' holds null"),
-    ("word.csv", "p\n0.1\nhigh\n", "line 3: column 'p' holds 'high', not a number"),
-    ("nan.csv", "p\n0.1\nNaN\n", "line 3: column 'p' is NaN"),
-    ("range.csv", "p\n0.1\n1.2\n", "line 3: probabilities must lie in [0, 1]"),
-    ("posinf.csv", "score\n0.1\ninf\n", "line 3: scores contain 1 value(s) of +inf"),
-    ("certain.csv", "p\n0.1\n1.0\n0.3\n", "line 3: failure probability 1 (ψ = +inf) in 1 row(s)"),
-    ("few.csv", "p\n0.1\n0.2\n0.3\n", "need at least k = 10 usable scores, got 3"),
-    ("zeros.csv", "p\n" + "0\n"*30 + "0.2\n"*5, "need at least k = 10 usable scores, got 5 (30 of 35 are -inf"),
-    ("tied.csv", "p\n" + "0.5\n"*12 + "0.1\n"*100, "all tied"),
-    ("counts.csv", "failures,trials\n1,10\n11,10\n", "line 3: failures must lie between 0 and trials"),
-    ("nocounts.csv", "failures,n\n1,10\n", "several numeric columns (failures, n)"),
-    ("which.csv", "id,prob\na,0.1\n", "cannot tell whether column 'prob' holds p, logp or scores; pass --kind"),
-    ("several.csv", "x,y\n0.1,0.2\n", "several numeric columns (x, y)"),
-]
-
-
-@pytest.mark.parametrize("name,text,message", BAD, ids=[b[0] for b in BAD])
-def test_bad_files(capsys, tmp_path, name, text, message):
-    path = tmp_path/name
-    if text is not None: path.write_text(text)
-    status, out, err = run(capsys, "forecast", path, "--n", "1e5")
-    assert status == 2 and out == ""
-    assert err.startswith("predfail: error:") and message in err and "Traceback" not in err, err
-
-
-GOOD = "p\n" + "".join(f"{x}\n" for x in np.linspace(0.001, 0.9, 300))
-
-
-@pytest.mark.parametrize("extra,message", [
-    (["--column", "prob"], "no column 'prob'; available columns: p"),
-    (["--k", "1"], "--k must be at least 2"),
-    (["--n", "300"], "every --n must exceed the evaluation size m = 300; got 300"),
-    (["--n", "nan"], "--n must be finite"),
-    (["--method", "oracle"], "unknown method 'oracle'"),
-    (["--kind", "counts"], "no column 'failures' for --kind counts; available columns: p"),
-])
-def test_bad_options(capsys, tmp_path, extra, message):
-    path = tmp_path/"good.csv"
-    path.write_text(GOOD)
-    argv = ["forecast", path, *(["--n", "1e5"] if "--n" not in extra else []), *extra]
-    status, out, err = run(capsys, *argv)
-    assert status == 2 and out == "" and message in err, err
-
-
-def test_usage_errors_exit_2(capsys):
-    assert run(capsys, "forecast", DATA/"eval_p.csv")[0] == 2         # --n missing
-    assert run(capsys, "frobnicate")[0] == 2
-    assert run(capsys, "forecast", DATA/"eval_p.csv", "--n", "1e5", "--kind", "odds")[0] == 2
-
-
-def test_console_script_and_module():
+def _exe():
     exe = Path(sys.executable).parent/"predfail"
     exe = str(exe) if exe.exists() else shutil.which("predfail")
     assert exe, "the predfail console script is not installed (pip install -e .)"
-    r = subprocess.run([exe, "forecast", str(DATA/"eval_p.csv"), "--n", "1e5", "--json"], capture_output=True, text=True, timeout=120)
+    return exe
+
+
+def test_console_script_and_module():
+    r = subprocess.run([_exe(), "forecast", str(DATA/"eval_p.csv"), "--n", "1e5", "--json"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["m"] == 1000
     r = subprocess.run([sys.executable, "-m", "predfail.cli", "forecast", str(DATA/"nope.csv"), "--n", "1e5"],
@@ -142,18 +27,29 @@ def test_console_script_and_module():
     assert r.returncode == 2 and r.stdout == "" and "file not found" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("method, positions", [("jones", "rank"), ("reverse", "expected"), ("mle", "rank")])
-def test_every_method_gives_valid_json_matching_the_library(method, positions, capsys):
-    import json as _json
-    from predfail.cli import main as _main
-    from predfail.forecast import fit_gumbel_tail
-    from predfail.scores import scores_from_p
-    import pandas as _pd
-    path = Path(__file__).parent/"data"/"eval_p.csv"
-    assert _main(["forecast", str(path), "--kind", "p", "--n", "1e4", "1e5", "--method", method,
-                  "--positions", positions, "--json"]) == 0
-    out = _json.loads(capsys.readouterr().out)
-    fit = fit_gumbel_tail(scores_from_p(_pd.read_csv(path)["p"].to_numpy()), k=10, positions=positions, method=method)
-    assert out["method"] == method and abs(out["a"] - fit.a) < 1e-12
-    assert abs(out["forecasts"][1]["score"] - fit.forecast_score(1e5)) < 1e-9
-    assert (out["r2"] is None) == (method == "mle")
+def test_interval_tau_and_diagnostics_end_to_end(tmp_path):
+    diag = tmp_path/"diag.png"
+    r = subprocess.run([_exe(), "forecast", str(DATA/"eval_p.csv"), "--n", "1e4", "1e5", "--interval", "0.9", "--tau", "0.5", "0.99",
+                        "--diagnostics", str(diag), "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    for row in doc["forecasts"]:
+        assert row["interval_lower_score"] < row["interval_upper_score"]
+        assert row["interval_lower_log10p"] <= row["interval_upper_log10p"] <= 0
+        assert 0 <= row["aggregate_risk"] <= 1
+    freq = [t["frequency"] for t in doc["thresholds"]]
+    assert freq[0] >= freq[1] >= 0                                  # fewer queries exceed the higher threshold
+    assert doc["diagnostics"] == str(diag) and diag.read_bytes()[:4] == b"\x89PNG"
+    r = subprocess.run([_exe(), "forecast", str(DATA/"eval_p.csv"), "--n", "1e5", "--interval", "1.5"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--interval must lie in (0, 1)" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_closed_pipe_exits_quietly():
+    "`predfail forecast ... --json | head`: the reader goes away before the output is written; no traceback."
+    for extra in (["--json"], []):
+        p = subprocess.Popen([_exe(), "forecast", str(DATA/"eval_p.csv"), "--n", *[f"{x:g}" for x in np.logspace(4, 9, 400)], *extra],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdout.close()                                           # like `head` exiting before the tool writes
+        err = p.stderr.read().decode()
+        assert p.wait(timeout=120) == 0
+        assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err

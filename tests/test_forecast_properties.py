@@ -97,3 +97,74 @@ def test_batch_matches_single(R, m, k, seed, positions):
         np.testing.assert_allclose(q, fit.forecast_score(n), rtol=1e-10)
     top = -np.sort(-s, axis=1)[:, :k]
     np.testing.assert_allclose(forecast_batch(top, n, k=k, positions=positions, m=m).score, batch.score, rtol=1e-10)
+
+
+# ---- intervals, behaviour frequency, the exact tail mean and the GPD forecaster
+
+import mpmath
+
+from predfail.forecast import exp_tail_mean_p, fit_gpd_tail
+
+SMALL = settings(max_examples=25, deadline=None)
+
+
+@SMALL
+@given(evaluation_sets(min_m=40), st.sampled_from([0.25, 0.5, 2.0, 4.0]), st.floats(-20.0, 20.0),
+       st.sampled_from(["jones", "mle"]))
+def test_parametric_interval_is_equivariant(sk, scale, shift, method):
+    "The pivot interval moves with the scores: scale s and shift c map [lo, hi] to s·[lo, hi] + c."
+    s, k = sk
+    assume(_spread(s, k) > 1e-6)
+    n = [5.0*s.size, 1e4*s.size]
+    lo0, hi0 = fit_gumbel_tail(s, k=k, method=method).interval(n, B=500)
+    lo1, hi1 = fit_gumbel_tail(scale*s + shift, k=k, method=method).interval(n, B=500)
+    tol = 1e-8*scale*(1 + np.abs(lo0).max() + np.abs(hi0).max() + abs(shift))
+    np.testing.assert_allclose(lo1, scale*lo0 + shift, rtol=0, atol=tol)
+    np.testing.assert_allclose(hi1, scale*hi0 + shift, rtol=0, atol=tol)
+    assert np.all(lo0 < hi0)
+
+
+@SMALL
+@given(evaluation_sets(min_m=40), st.sampled_from(["parametric", "bootstrap"]), st.integers(0, 1000))
+def test_interval_ordered_and_reproducible(sk, method, seed):
+    s, k = sk
+    assume(_spread(s, k) > 1e-6)
+    fit = fit_gumbel_tail(s, k=k)
+    a = fit.interval([2.0*s.size, 1e6*s.size], method=method, B=300, seed=seed)
+    b = fit.interval([2.0*s.size, 1e6*s.size], method=method, B=300, seed=seed)
+    np.testing.assert_array_equal(a.upper, b.upper)
+    assert np.all(a.lower <= a.upper) and np.all(np.diff(a.upper) >= 0)
+
+
+@SMALL
+@given(evaluation_sets(), st.lists(st.floats(1e-6, 1 - 1e-6), min_size=2, max_size=8))
+def test_frequency_falls_and_n_at_rises_with_tau(sk, taus):
+    s, k = sk
+    assume(_spread(s, k) > 1e-6)
+    fit = fit_gumbel_tail(s, k=k)
+    t = np.sort(taus)
+    assert np.all(np.diff(fit.frequency(t)) <= 1e-15)
+    assert np.all(np.diff(fit.n_at(t)) >= 0)
+    assert np.all((fit.frequency(t) >= 0) & (fit.frequency(t) <= 1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-40.0, 60.0), st.floats(0.01, 200.0))
+def test_exp_tail_mean_p_matches_mpmath(t0, rate):
+    "The closed form against 30-digit 1F1(r; r+1; −e^{−t0}) anywhere in the plane."
+    mpmath.mp.dps = 30
+    exact = mpmath.hyp1f1(rate, rate + 1, -mpmath.exp(-mpmath.mpf(t0)))
+    ours = float(exp_tail_mean_p(t0, rate))
+    if exact < 1e-280: assert ours < 1e-270
+    else: assert abs(ours/float(exact) - 1) < 1e-10, (t0, rate, ours, float(exact))
+
+
+@SMALL
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.5, 2.0, 8.0]), st.floats(-10.0, 10.0))
+def test_gpd_forecast_equivariant_and_monotone(seed, scale, shift):
+    x = np.random.default_rng(seed).gumbel(size=400)
+    n = np.array([1e3, 1e5, 1e7])
+    q0 = fit_gpd_tail(x, k=20).forecast_score(n)
+    q1 = fit_gpd_tail(scale*x + shift, k=20).forecast_score(n)
+    assert np.all(np.diff(q0) >= 0)
+    np.testing.assert_allclose(q1, scale*q0 + shift, rtol=1e-6, atol=1e-6*scale*(1 + np.abs(q0).max()))
