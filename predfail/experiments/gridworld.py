@@ -139,9 +139,9 @@ def make_arms(exp: GridExperiment) -> list:
     return [Arm("base"),
             Arm("supervised", dict(objective="supervised", lam=exp.lam, supervised_batch=min(256, exp.n_train), **common)),
             Arm("forecast", fc),
-            Arm("forecast-symmetric", dict(objective="forecast", lam=exp.lam, **common)),
-            Arm("forecast-fixed-partition", {**fc, "randomize_partitions": False}),
-            Arm("forecast-no-cache", {**fc, "use_cache": False})]
+            Arm("forecast_symmetric", dict(objective="forecast", lam=exp.lam, **common)),
+            Arm("forecast_fixed_partitions", {**fc, "randomize_partitions": False}),
+            Arm("forecast_no_cache", {**fc, "use_cache": False})]
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #462a458e
 @torch.no_grad()
