@@ -100,7 +100,7 @@ def evaluate_heldout(logp_heldout, # log failure probabilities of every held-out
     "Forecast the deployment maximum over `R` random (m, n) partitions of the held-out pool; add safety and capability."
     lp = np.asarray(logp_heldout, dtype=np.float64).ravel()
     if np.isnan(lp).any(): raise ValueError(f"logp_heldout contains {int(np.isnan(lp).sum())} NaN value(s)")
-    if m + n > lp.size: raise ValueError(f"m + n = {m + n} exceeds the held-out pool size {lp.size}")
+    check_sizes(m, n, k, lp.size, "held-out pool")
     if R < 1: raise ValueError(f"R must be >= 1, got {R}")
     capability = dict(capability or {})
     clash = set(capability) & (set(FORECAST_METRICS) | set(SAFETY_METRICS))
@@ -505,7 +505,7 @@ def plot_by_arm(tidy: pd.DataFrame, # run_arms output
                 level: float = 0.95, # confidence level of the intervals
                 arms=None, # arm order (default: order of appearance)
                ):
-    "One panel per metric: per-seed dots and the mean with its t interval over seeds, by arm."
+    "One panel per metric: per-seed dots and the mean with its interval over seeds (metric_ci), by arm."
     table = results_table(tidy, level, metrics=list(panels), arms=arms)
     order = list(table["arm"])
     fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2, 0.45*len(order) + 1.5)*len(panels), 4.4), squeeze=False)
@@ -513,10 +513,10 @@ def plot_by_arm(tidy: pd.DataFrame, # run_arms output
         sub = tidy[tidy["metric"] == met]
         sns.stripplot(data=sub, x="arm", y="value", order=order, ax=ax, color="0.35", size=4, jitter=0.15)
         lo, hi, mean = table[f"{met}_lo"].to_numpy(), table[f"{met}_hi"].to_numpy(), table[met].to_numpy()
-        if met in log_metrics: lo = np.where(lo > 0, lo, mean)   # an interval reaching below zero: no lower whisker on a log axis
+        if met in log_metrics: lo = np.where(lo > 0, lo, mean)   # a t interval reaching below zero: no lower whisker on a log axis
         err = np.vstack([mean - lo, hi - mean])
         ax.errorbar(np.arange(len(order)), mean, yerr=np.where(np.isnan(err), 0, err), fmt="D", color="C3",
-                    capsize=4, label=f"mean, {int(level*100)}% t-CI")
+                    capsize=4, label=f"mean, {int(level*100)}% interval")
         if met in log_metrics: ax.set_yscale("log")
         ax.set_xlabel("arm"); ax.set_ylabel(label)
         ax.tick_params(axis="x", rotation=45)
