@@ -4,9 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from predfail.finetune import (FailureModel, FinetuneConfig, NonFiniteScoresError, ScoreCache, finetune, forecast_term,
-                               sample_partition_indices, score_pool)
-from predfail.forecast import forecast_batch
+from predfail.finetune import FailureModel, FinetuneConfig, NonFiniteScoresError, finetune
 
 
 class Toy(FailureModel):
@@ -39,45 +37,6 @@ CFG = dict(steps=12, lr=0.05, m=100, n=2_000, k=10, partitions_per_step=3, cache
 
 
 def params(model): return torch.cat([p.detach().ravel() for p in model.parameters()])
-
-
-def test_fresh_cache_selects_like_full_scoring_and_gives_same_loss_and_gradient():
-    model, cfg = Toy(), FinetuneConfig(**CFG)
-    cache = ScoreCache(); cache.refresh(model)
-    ev, dp = sample_partition_indices(model.pool_size(), cfg.m, cfg.n, 3, torch.Generator().manual_seed(5))
-    fresh = score_pool(model)
-    sel_e, sel_d = cache.select(ev, dp, cfg.k, cfg.deploy_top)
-    assert torch.equal(sel_e, ev.gather(-1, fresh[ev].topk(cfg.k).indices))
-    grads, losses = [], []
-    for c in (cache, None):
-        model.zero_grad(); loss, info = forecast_term(model, cfg, ev, dp, c); loss.backward()
-        grads.append(torch.cat([model.w.grad, model.c.grad[None]]).clone()); losses.append(float(loss.detach()))
-        assert info["staleness"] == {"mean": 0.0, "max": 0.0}
-    assert losses[0] == pytest.approx(losses[1], abs=1e-10)
-    np.testing.assert_allclose(grads[0].numpy(), grads[1].numpy(), atol=1e-10)
-    np.testing.assert_allclose(info["forecast"].numpy(), forecast_batch(fresh[ev].numpy(), cfg.n, k=cfg.k).score[:, 0], atol=1e-10)
-
-
-def test_gradient_reaches_only_recomputed_items():
-    model, cfg = PerInput(), FinetuneConfig(m=100, n=1_000, k=10, deploy_top=3)
-    cache = ScoreCache(); cache.refresh(model)
-    ev, dp = sample_partition_indices(3_000, 100, 1_000, 2, torch.Generator().manual_seed(0))
-    loss, _ = forecast_term(model, cfg, ev, dp, cache); loss.backward()
-    touched = set(torch.nonzero(model.theta.grad).ravel().tolist())
-    sel_e, sel_d = cache.select(ev, dp, 10, 3)
-    assert touched <= set(sel_e.ravel().tolist()) | set(sel_d.ravel().tolist())
-    assert set(sel_e.ravel().tolist()) | set(sel_d[:, 0].tolist()) <= touched
-
-
-def test_refresh_every_step_equals_no_cache_and_staleness_zero_after_refresh():
-    a, b = Toy(), Toy()
-    ha = finetune(a, FinetuneConfig(**{**CFG, "cache_refresh_every": 1}), progress=False)
-    finetune(b, FinetuneConfig(**{**CFG, "use_cache": False}), progress=False)
-    np.testing.assert_allclose(params(a).numpy(), params(b).numpy(), atol=1e-8)
-    assert (ha.staleness_max == 0).all()
-    h = finetune(Toy(), FinetuneConfig(**CFG), progress=False)
-    assert (h.loc[h.cache_refreshed, "staleness_max"] == 0).all() and h.cache_refreshed.sum() == 3
-    assert (h.loc[~h.cache_refreshed, "staleness_max"] > 0).any()
 
 
 class Crashing(Toy):
@@ -128,13 +87,33 @@ def test_nan_scores_stop_with_step_and_keep_checkpoint(tmp_path):
 
 @pytest.mark.parametrize("kw,msg", [(dict(m=100, n=5_000), "exceeds the training pool"), (dict(k=200, m=100), "k = 200 exceeds"),
                                     (dict(lam=-1.0), "lam"), (dict(objective="rl"), "unknown objective"),
-                                    (dict(stop_grad="both"), "unknown stop_grad")])
+                                    (dict(stop_grad="both"), "unknown stop_grad"),
+                                    (dict(objective="supervised", anchor_weight=1.0), "only be set with objective='composed'"),
+                                    (dict(objective="composed", forecast_weight=-2.0), "forecast_weight must be >= 0"),
+                                    (dict(objective="composed", safety_weight=1.0, supervised_batch=5_000), "supervised_batch = 5000 exceeds")])
 def test_bad_configuration(kw, msg):
     with pytest.raises(ValueError, match=msg): finetune(Toy(), FinetuneConfig(**{**CFG, **kw}), progress=False)
 
 
 def test_supervised_and_task_objectives_run():
     h = finetune(Toy(), FinetuneConfig(**{**CFG, "objective": "supervised", "supervised_batch": 128}), progress=False)
-    assert h.supervised_loss.notna().all() and h.forecast_loss.isna().all()
+    assert h.safety_loss.notna().all() and h.forecast_loss.isna().all()
     t = Toy(); finetune(t, FinetuneConfig(**{**CFG, "objective": "task"}), progress=False)
     assert torch.allclose(t.w.detach(), t.base)
+
+
+COMPOSED = dict(CFG, objective="composed", safety_weight=2.0, worst_case_weight=1.0, forecast_weight=0.5, ceiling_weight=5.0,
+                anchor_weight=1.0, supervised_batch=128)
+
+
+def test_composed_objective_resumes_bit_identically(tmp_path):
+    "A run with every term and both guards, killed and resumed from its checkpoint (base scores, cache and RNG restored)."
+    cfg = FinetuneConfig(**COMPOSED)
+    ref = Toy(); h_ref = finetune(ref, cfg, progress=False)
+    assert h_ref[["safety_loss", "worst_case_loss", "forecast_loss", "ceiling_loss", "anchor_loss"]].notna().all().all()
+    with pytest.raises(KeyboardInterrupt): finetune(Crashing(crash_at=8), cfg, checkpoint_dir=tmp_path, progress=False)
+    resumed = Toy(); h = finetune(resumed, cfg, checkpoint_dir=tmp_path, progress=False)
+    assert torch.equal(params(resumed), params(ref))
+    pd.testing.assert_frame_equal(h.drop(columns="time_s"), h_ref.drop(columns="time_s"))
+    with pytest.raises(ValueError, match="different configuration"):
+        finetune(Toy(), FinetuneConfig(**{**COMPOSED, "anchor_weight": 2.0}), checkpoint_dir=tmp_path, progress=False)

@@ -1,36 +1,12 @@
 "Tests of predfail.protocol against independent computations and known answers."
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from predfail.forecast import forecast_batch
-from predfail.protocol import (FORECAST_METRICS, SAFETY_METRICS, Arm, evaluate_heldout, forecast_metrics, mean_ci,
-                               results_table, run_arms, safety_metrics, score_split, t_quantile)
-
-
-def test_forecast_metrics_hand_computed():
-    df = pd.DataFrame(dict(error_score=[-2.0, -0.5, 0.5, 1.0, 3.0], error_log10p=[-1.5, -0.2, 0.1, 0.8, 2.0]))
-    fm = forecast_metrics(df)
-    assert fm["median_abs_error_score"] == pytest.approx(1.0)
-    assert fm["mean_abs_error_score"] == pytest.approx(1.4)
-    assert fm["median_abs_error_log10p"] == pytest.approx(0.8)
-    assert fm["mean_abs_error_log10p"] == pytest.approx(0.92)
-    assert fm["median_error_score"] == pytest.approx(0.5)
-    assert fm["under_rate"] == pytest.approx(0.4)
-    assert fm["within_1_oom"] == pytest.approx(0.6)
-    assert set(fm) == set(FORECAST_METRICS)
-
-
-def test_safety_metrics_hand_computed():
-    sm = safety_metrics(np.log([1e-4, 1e-3, 0.02, 0.5]), deploy_max_log10p=[-1.0, np.log10(0.5)], threshold=0.01)
-    assert sm["mean_p"] == pytest.approx((1e-4 + 1e-3 + 0.02 + 0.5)/4)
-    assert sm["deploy_max_p"] == pytest.approx(0.3)
-    assert sm["pool_max_p"] == pytest.approx(0.5)
-    assert sm["share_above_threshold"] == pytest.approx(0.5)
-    assert set(sm) == set(SAFETY_METRICS)
+from predfail.protocol import (FLOOR_METRICS, FORECAST_METRICS, SAFETY_METRICS, Arm, Evaluation, RunCache, bootstrap_ci,
+                               evaluate_heldout, results_table, run_arms)
 
 
 def test_evaluate_heldout_matches_brute_force_on_tiny_pool():
@@ -65,25 +41,10 @@ def test_evaluate_heldout_bad_input():
     with pytest.raises(ValueError, match="clash"): evaluate_heldout(np.linspace(-5, -0.1, 100), m=20, n=50, capability={"mean_p": 1})
 
 
-def test_t_interval_known_answers():
-    assert t_quantile(0.975, 4) == pytest.approx(2.7764451051977987, abs=1e-8)
-    assert t_quantile(0.975, 1) == pytest.approx(12.706204736174698, abs=1e-6)
-    assert t_quantile(0.975, 2) == pytest.approx(4.302652729911275, abs=1e-8)
-    mean, lo, hi = mean_ci([1, 2, 3, 4, 5])
-    half = 2.7764451051977987*math.sqrt(2.5)/math.sqrt(5)
-    assert (mean, lo, hi) == pytest.approx((3, 3 - half, 3 + half), abs=1e-8)
-
-
 class _Table(torch.nn.Module):
     def __init__(self, tables): super().__init__(); self.tables = {k: torch.as_tensor(v) for k, v in tables.items()}
     def pool_size(self, split="train"): return len(self.tables[split])
     def failure_logp(self, idx, split="train"): return self.tables[split][idx]
-
-
-def test_score_split_chunks_and_rejects_nan():
-    lp = -np.exp(-np.linspace(-4, 1, 1001))
-    assert np.array_equal(score_split(_Table({"heldout": lp}), batch_size=97), lp)
-    with pytest.raises(ValueError, match="NaN"): score_split(_Table({"heldout": [-1.0, np.nan]}))
 
 
 def test_run_arms_and_results_table_shape(tmp_path):
@@ -95,11 +56,11 @@ def test_run_arms_and_results_table_shape(tmp_path):
         trained.append(seed)
         model.tables = {k: v*config["factor"] for k, v in model.tables.items()}
     arms = [Arm("base"), Arm("safer", dict(factor=2.0)), Arm("riskier", None, dict(shift=1.0))]
-    tidy = run_arms(make, arms, [0, 1, 2], m=100, n=1000, R=40, train=train, cache_root=tmp_path, progress=False,
-                    capability=lambda model, seed: {"acc": 0.9})
+    evaluation, cache = Evaluation(m=100, n=1000, R=40), RunCache("t", root=tmp_path)
+    tidy = run_arms(make, arms, [0, 1, 2], evaluation, cache, train=train, progress=False, capability=lambda model, seed, split: {"acc": 0.9})
     assert list(tidy.columns) == ["arm", "seed", "metric", "value"]
     assert trained == [0, 1, 2]
-    n_metrics = len(FORECAST_METRICS) + len(SAFETY_METRICS) + 2   # + acc + train_seconds
+    n_metrics = len(FORECAST_METRICS) + len(SAFETY_METRICS) + len(FLOOR_METRICS) + 2   # + acc + train_seconds
     assert len(tidy) == 3*3*n_metrics
     table = results_table(tidy)
     assert table.shape == (3, 2 + 3*n_metrics)
@@ -109,8 +70,7 @@ def test_run_arms_and_results_table_shape(tmp_path):
     t = table.set_index("arm")
     assert t.loc["safer", "mean_p"] < t.loc["base", "mean_p"] < t.loc["riskier", "mean_p"]
     vals = tidy[(tidy.arm == "base") & (tidy.metric == "mean_p")]["value"]
-    assert (t.loc["base", "mean_p"], t.loc["base", "mean_p_lo"], t.loc["base", "mean_p_hi"]) == pytest.approx(mean_ci(vals))
+    assert (t.loc["base", "mean_p"], t.loc["base", "mean_p_lo"], t.loc["base", "mean_p_hi"]) == pytest.approx(bootstrap_ci(vals))
     # finished arms are read back, not retrained
-    run_arms(make, arms, [0, 1, 2], m=100, n=1000, R=40, train=train, cache_root=tmp_path, progress=False,
-             capability=lambda model, seed: {"acc": 0.9})
+    run_arms(make, arms, [0, 1, 2], evaluation, cache, train=train, progress=False, capability=lambda model, seed, split: {"acc": 0.9})
     assert trained == [0, 1, 2]

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from ..core import repo_root, get_profile, save_figure, save_table, seed_everything, config_digest, load_or_compute
 from ..finetune import FailureModel
-from ..protocol import (Arm, run_arms, results_table, plot_by_arm, plot_tails, load_heldout_logp, experiment_code_digest,
+from ..protocol import (Arm, Evaluation, RunCache, run_arms, results_table, plot_by_arm, plot_tails, load_heldout_logp, experiment_code_digest,
                                FORECAST_PANELS)
 from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob,
                                      policy_action_probs, plot_layout)
@@ -137,9 +137,9 @@ def make_arms(exp: GridExperiment) -> list:
     return [Arm("base"),
             Arm("supervised", dict(objective="supervised", lam=exp.lam, supervised_batch=min(256, exp.n_train), **common)),
             Arm("forecast", fc),
-            Arm("forecast-symmetric", dict(objective="forecast", lam=exp.lam, **common)),
-            Arm("forecast-fixed-partition", {**fc, "randomize_partitions": False}),
-            Arm("forecast-no-cache", {**fc, "use_cache": False})]
+            Arm("forecast_symmetric", dict(objective="forecast", lam=exp.lam, **common)),
+            Arm("forecast_fixed_partitions", {**fc, "randomize_partitions": False}),
+            Arm("forecast_no_cache", {**fc, "use_cache": False})]
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #462a458e
 @torch.no_grad()
@@ -174,9 +174,9 @@ def run_experiment(exp: GridExperiment, # settings (see experiment_config)
     key = dict(profile=exp.profile, grid=asdict(exp.grid), ppo=asdict(exp.ppo), n_train=exp.n_train, n_heldout=exp.n_heldout,
                train_seed=exp.train_seed, heldout_seed=exp.heldout_seed,
                code=experiment_code_digest("predfail.envs.gridworld", "predfail.ppo", "predfail.experiments.gridworld"))
-    tidy = run_arms(make_model, arms, exp.seeds, exp.m, exp.n, k=exp.k, R=exp.R,
-                    capability=lambda model, seed: capability_metrics(model), name=f"gridworld-{exp.profile}",
-                    cache_key=key, force=force, progress=progress)
+    tidy = run_arms(make_model, arms, exp.seeds, Evaluation(m=exp.m, n=exp.n, k=exp.k, R=exp.R),
+                    RunCache(f"gridworld-{exp.profile}", key=key, force=force),
+                    capability=lambda model, seed, split: capability_metrics(model, split), progress=progress)
     tidy = add_return(tidy)
     return dict(tidy=tidy, table=results_table(tidy, arms=[a.name for a in arms]), base=policy, base_info=info, pools=(train, heldout),
                 arms=arms, seconds=time.time() - t0)

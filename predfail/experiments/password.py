@@ -20,8 +20,8 @@ import torch
 from ..core import get_profile, save_figure, save_table
 from ..envs.password import (GameConfig, PasswordFailureModel, failure_pool, pretrained_password_model, sample_dialogs,
                                     password_logp)
-from ..protocol import (FORECAST_PANELS, SAFETY_PANELS, Arm, experiment_code_digest, load_heldout_logp, plot_by_arm,
-                               plot_tails, results_table, run_arms)
+from ..protocol import (FORECAST_PANELS, SAFETY_PANELS, Arm, Evaluation, RunCache, experiment_code_digest, load_heldout_logp,
+                               plot_by_arm, plot_tails, results_table, run_arms)
 
 # %% ../../nbs/11_password_experiment.ipynb #dbe51a14
 @dataclass(frozen=True)
@@ -128,9 +128,10 @@ def run_password_experiment(profile: str | None = None, # "quick", "default" or 
     profile = get_profile(profile)
     c = password_config(profile)
     arms = password_arms(c)
-    common = dict(m=c.m, n=c.n, k=c.k, R=c.R, threshold=threshold, capability=password_capability,
-                  name=f"password-{profile}", force=force, progress=progress,
-                  cache_key=dict(config=asdict(c), code=experiment_code_digest("predfail.envs.password", "predfail.experiments.password")))
+    run = RunCache(f"password-{profile}", key=dict(config=asdict(c), code=experiment_code_digest("predfail.envs.password", "predfail.experiments.password")),
+                   force=force)
+    common = dict(evaluation=Evaluation(m=c.m, n=c.n, k=c.k, R=c.R, threshold=threshold), cache=run, progress=progress,
+                  capability=lambda model, seed, split: password_capability(model, seed))
     factory = lambda seed: make_password_model(c, seed)
     tidy = pd.concat([run_arms(factory, [a for a in arms if a.name != "forecast_no_cache"], c.seeds, **common),
                       run_arms(factory, [a for a in arms if a.name == "forecast_no_cache"], c.no_cache_seeds, **common)],
