@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tail fit: jones (Jones et al. OLS, default), reverse (reverse regression; use with --positions expected) or mle (exponential-tail MLE)")
     fc.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     fc.add_argument("--plot", metavar="PATH", help="also save the tail plot (PNG, PDF or SVG by extension)")
-    _add_score_parser(sub)  # `predfail score`, defined below
+    globals().get("_add_score_parser", lambda sub: None)(sub)  # `predfail score`: defined at the end of this page
     return parser
 
 # %% ../nbs/04_cli.ipynb #a61fea08

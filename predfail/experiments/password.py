@@ -130,7 +130,7 @@ def run_password_experiment(profile: str | None = None, # "quick", "default" or 
     arms = password_arms(c)
     common = dict(m=c.m, n=c.n, k=c.k, R=c.R, threshold=threshold, capability=password_capability,
                   name=f"password-{profile}", force=force, progress=progress,
-                  cache_key=dict(config=asdict(c), code=experiment_code_digest("predfail.envs.password", "predfail.experiments.password")))
+                  cache_key=dict(config=asdict(c), code=experiment_code_digest("predfail.lm", "predfail.envs.password", "predfail.experiments.password")))
     factory = lambda seed: make_password_model(c, seed)
     tidy = pd.concat([run_arms(factory, [a for a in arms if a.name != "forecast_no_cache"], c.seeds, **common),
                       run_arms(factory, [a for a in arms if a.name == "forecast_no_cache"], c.no_cache_seeds, **common)],
