@@ -146,7 +146,7 @@ def test_engine_forecast_objective_runs(adapter, tmp_path):
     hist = finetune(adapter, cfg, checkpoint_dir=tmp_path, progress=False)
     assert np.isfinite(hist[["task_loss", "forecast_loss", "grad_norm"]].to_numpy()).all()
     sup = finetune(adapter, FinetuneConfig(objective="supervised", steps=1, lr=1e-2, m=10, n=30, k=4, supervised_batch=8), progress=False)
-    assert np.isfinite(sup.supervised_loss).all()
+    assert np.isfinite(sup.safety_loss).all()
 
 
 def test_errors(tok, tmp_path):
