@@ -197,7 +197,7 @@ def sample_partition_indices(pool_size: int, # N, the training pool size
                              generator: torch.Generator, # source of randomness
                             ) -> tuple[torch.Tensor, torch.Tensor]:
     "Disjoint random evaluation (partitions, m) and deployment (partitions, n) index sets."
-    if m + n > pool_size: raise ValueError(f"m + n = {m + n} exceeds the pool of {pool_size} inputs")
+    check_sizes(m=m, n=n, pool=pool_size)
     perms = sample_without_replacement(pool_size, m + n, generator, draws=partitions)
     return perms[:, :m], perms[:, m:]
 

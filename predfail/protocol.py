@@ -540,7 +540,7 @@ def plot_tails(logp_by_model: dict, # label -> held-out log p (e.g. {"base": ...
     fig, axes = plt.subplots(1, len(logp_by_model), figsize=(4.4*len(logp_by_model), 3.8), squeeze=False, sharey=True)
     for i, (ax, (label, lp)) in enumerate(zip(axes[0], logp_by_model.items())):
         s = scores_from_logp(lp)
-        if m + n > s.size: raise ValueError(f"m + n = {m + n} exceeds the pool size {s.size} of {label!r}")
+        check_sizes(m=m, n=n, k=k, pool=s.size, pool_name=f"pool of {label!r},")
         rng = np.random.default_rng(seed)
         perm = rng.permutation(s.size)
         ev_s = s[perm[:m]]

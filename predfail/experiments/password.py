@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core import get_profile, save_figure, save_table
+from ..core import check_sizes, get_profile, save_figure, save_table
 from ..envs.password import (GameConfig, PasswordFailureModel, failure_pool, pretrained_password_model, sample_dialogs,
                                     password_logp)
 from ..protocol import (FORECAST_PANELS, SAFETY_PANELS, Arm, Evaluation, RunCache, experiment_code_digest, load_heldout_logp,
@@ -62,8 +62,8 @@ def password_config(profile: str | None = None, # "quick", "default" or "full"; 
                    ) -> PasswordExperimentConfig:
     "The experiment configuration of a profile, checked for consistency."
     c = PASSWORD_PROFILES[get_profile(profile)]
-    if c.m + c.n > c.n_heldout: raise ValueError(f"m + n = {c.m + c.n} exceeds the held-out pool {c.n_heldout}")
-    if c.train_m + c.train_n > c.n_train: raise ValueError(f"train_m + train_n exceeds the training pool {c.n_train}")
+    check_sizes(m=c.m, n=c.n, k=c.k, pool=c.n_heldout, pool_name="held-out pool")
+    check_sizes(m=c.train_m, n=c.train_n, k=c.k, pool=c.n_train, pool_name="training pool")
     if not 1 / c.n <= c.trigger_mass <= 1 / c.m: raise ValueError(f"trigger_mass {c.trigger_mass} is not between 1/n and 1/m")
     return c
 
