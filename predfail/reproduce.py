@@ -250,7 +250,7 @@ def reproduce(profile: str = "default", # run profile: "quick", "default" or "fu
               runner=notebook_runner, # runs one notebook: (nb_path, profile, root, progress, save, flags) -> report
               post: bool = True, # afterwards rebuild README.md and the docs site
               save: bool = True, # keep outputs in the notebooks; False: only check that every notebook passes
-              slow: bool = True, # run the `#| slow` cells too (False: only the quick checks nbdev-test runs; saves nothing)
+              slow: bool = True, # run the cells flagged slow too (False: only the quick checks nbdev-test runs; saves nothing)
               workers: int = 1, # notebooks run at once (each in its own process); results are the same
               quiet: bool = False, # no progress bar and no report
              ) -> list[dict]:
