@@ -6,11 +6,11 @@ Docs: https://predfail.github.io/predfail/protocol.html.md"""
 
 # %% auto #0
 __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'SIGNED_METRICS', 'ENGINE_MODULES', 'CLAIM5_BOUNDS',
-           'FORECAST_PANELS', 'SAFETY_PANELS', 'forecast_metrics', 'safety_metrics', 'HeldoutEval', 'evaluate_heldout',
-           'exponential_floor', 'score_split', 't_quantile', 'mean_ci', 'bootstrap_ci', 'metric_ci', 'Arm',
-           'Evaluation', 'RunCache', 'evaluate_model', 'run_arms', 'load_heldout_logp', 'experiment_code_digest',
+           'PROTOCOL_FIELDS', 'FORECAST_PANELS', 'SAFETY_PANELS', 'forecast_metrics', 'safety_metrics', 'HeldoutEval',
+           'evaluate_heldout', 'exponential_floor', 'score_split', 't_quantile', 'mean_ci', 'bootstrap_ci', 'metric_ci',
+           'Arm', 'Evaluation', 'RunCache', 'evaluate_model', 'run_arms', 'load_heldout_logp', 'experiment_code_digest',
            'results_table', 'select_configs', 'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5',
-           'plot_by_arm', 'plot_tails']
+           'ExperimentSpec', 'ablation_arms', 'run_protocol', 'compare_with_reference', 'plot_by_arm', 'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
@@ -20,6 +20,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -29,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import check_sizes, output_dir, repo_root, source_digest
+from .core import check_sizes, config_digest, output_dir, repo_root, save_table, source_digest
 from .finetune import pool_logp
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
@@ -478,6 +479,98 @@ def update_claim5(experiment: str, # the experiment whose rows are replaced
     new = pd.concat([old[old["experiment"] != experiment], pd.DataFrame(rows)], ignore_index=True)
     new.to_csv(path, index=False)
     return path
+
+# %% ../nbs/08_protocol.ipynb #3e9e55be
+@dataclass(frozen=True)
+class ExperimentSpec:
+    "What an experiment supplies to `run_protocol`: model factory, capability metrics, sweep and reporting choices."
+    name: str # run cache .cache/<name>-<profile>/, tables results/<name>_results.csv and <name>_sweep.csv, rows of claim5.csv
+    make_model: Callable # (config, seed, **arm.model_kwargs) -> fresh FailureModel with "train", "validation", "heldout" pools
+    capability_metrics: Callable # (model, seed, split) -> dict of capability metrics on "validation" or "heldout"
+    sweep_arms: Callable # (config) -> {family: [Arm, ...]}, the candidate configurations of every arm family
+    capability: str # the capability rate in [0, 1] that selection and T3 hold within 2 points of the base model
+    report_metrics: tuple = () # metrics of the results table, in order (empty: all)
+    modules: tuple = () # the experiment's own module names; their code keys the run cache with the engine's
+    ablate: str = "supervised_forecast" # family whose chosen configuration gets the two ablations
+    forecast_arms: tuple = ("forecast", "supervised_forecast") # arms judged by claim5_targets
+    add_metrics: Callable | None = None # tidy -> tidy with derived per-(arm, seed) metrics (e.g. expected return), or None
+    train: Callable | None = None # (model, config, seed, checkpoint_dir) -> log; None: predfail.finetune.finetune
+
+def ablation_arms(arm: Arm, # the selected configuration of `family`
+                  family: str, # its family name: the ablations are <family>_fixed_partitions and <family>_no_cache
+                 ) -> list:
+    "The two ablations of a chosen forecast arm: one fixed set of partitions, and no score cache."
+    if arm.config is None: raise ValueError(f"cannot ablate {arm.name!r}: it has no fine-tuning configuration")
+    return [Arm(f"{family}_fixed_partitions", dict(arm.config, randomize_partitions=False), arm.model_kwargs),
+            Arm(f"{family}_no_cache", dict(arm.config, use_cache=False), arm.model_kwargs)]
+
+PROTOCOL_FIELDS = ("m", "n", "k", "R", "seeds", "sweep_seeds")
+
+def run_protocol(spec: ExperimentSpec, # the experiment
+                 config, # its frozen configuration dataclass (with PROTOCOL_FIELDS); keys the run cache
+                 profile: str, # "quick", "default" or "full": names the run cache and the saved tables
+                 force: bool = False, # rerun finished runs
+                 progress: bool = True, # progress bars
+                 save: bool = True, # save results, sweep and claim-5 rows (results/, or .cache/quick/ under the quick profile)
+                 cache_root=None, # run cache root (default <repo>/.cache)
+                 threshold: float = 0.01, # failure probability counted as unsafe
+                ) -> ExperimentResult:
+    "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
+    t0 = time.perf_counter()
+    missing = [f for f in PROTOCOL_FIELDS if not hasattr(config, f)]
+    if missing: raise ValueError(f"configuration {type(config).__name__} lacks field(s) {missing}")
+    modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
+    evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
+    cache = RunCache(f"{spec.name}-{profile}", key=config_digest(config, modules=modules), root=cache_root, force=force)
+    families = spec.sweep_arms(config)
+    absent = sorted({"supervised", spec.ablate, *spec.forecast_arms} - set(families))
+    if absent: raise ValueError(f"sweep_arms gives no family {absent}")
+    factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
+    derive = spec.add_metrics or (lambda tidy: tidy)
+    run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
+                                                     spec.train, split=split, progress=progress))
+    candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
+    validation = run(candidates, config.sweep_seeds, "validation")
+    selection = select_configs(validation, {f: [a.name for a in arms] for f, arms in families.items()}, capability=spec.capability)
+    by_name = {a.name: a for a in candidates}
+    chosen = {f: by_name[selection.loc[selection.chosen & (selection.family == f), "arm"].item()] for f in families}
+    ablations = ablation_arms(chosen[spec.ablate], spec.ablate)
+    tidy = run([Arm("base"), *chosen.values(), *ablations], config.seeds, "heldout")
+    tidy["arm"] = tidy["arm"].replace({a.name: f for f, a in chosen.items()})
+    table = results_table(tidy, metrics=list(spec.report_metrics) or None, arms=["base", *families, *(a.name for a in ablations)])
+    targets = {arm: claim5_targets(tidy, arm, capability=spec.capability) for arm in spec.forecast_arms}
+    if save:
+        suffix = "" if profile == "default" else f"_{profile}"
+        save_table(table, f"{spec.name}_results{suffix}")
+        save_table(selection, f"{spec.name}_sweep{suffix}")
+        update_claim5(spec.name, [claim5_row(spec.name, arm, t) for arm, t in targets.items()])
+    return ExperimentResult(tidy, table, selection, targets, {f: a.name for f, a in chosen.items()}, validation,
+                            time.perf_counter() - t0)
+
+# %% ../nbs/08_protocol.ipynb #366db7fb
+def compare_with_reference(fresh: pd.DataFrame, # results_table of a fresh run
+                           reference: pd.DataFrame, # the committed results_table (same arms, columns <metric>, _lo, _hi)
+                           metrics=None, # metrics to compare (default: every metric with an interval in `reference`)
+                           slack: float = 0.25, # widen each interval by this share of its width on both sides
+                           rtol: float = 0.05, # and by this share of the committed mean's magnitude
+                          ) -> pd.DataFrame:
+    "One row per (arm, metric): the fresh mean, the committed interval and whether the fresh mean lies inside it."
+    metrics = list(metrics or [c[:-3] for c in reference.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in reference.columns])
+    missing_arms = sorted(set(reference["arm"]) - set(fresh["arm"]))
+    if missing_arms: raise ValueError(f"fresh table lacks arm(s) {missing_arms}")
+    missing = [m for m in metrics if m not in fresh.columns or m not in reference.columns]
+    if missing: raise ValueError(f"metric(s) {missing} missing from a table")
+    f, r = fresh.set_index("arm"), reference.set_index("arm")
+    rows = []
+    for arm in r.index:
+        for met in metrics:
+            mean, lo, hi = (float(r.loc[arm, c]) for c in (met, f"{met}_lo", f"{met}_hi"))
+            got = float(f.loc[arm, met])
+            lo, hi = (mean, mean) if np.isnan(lo) or np.isnan(hi) else (lo, hi)
+            pad = slack*(hi - lo) + rtol*abs(mean)
+            rows.append(dict(arm=arm, metric=met, fresh=got, reference=mean, lo=lo, hi=hi,
+                             inside=bool(lo - pad <= got <= hi + pad) or (np.isnan(got) and np.isnan(mean))))
+    return pd.DataFrame(rows)
 
 # %% ../nbs/08_protocol.ipynb #0d0f19ad
 FORECAST_PANELS = {"median_abs_error_log10p": "median |forecast error|\n(orders of magnitude, log10 p)",

@@ -11,3 +11,6 @@ trap 'rm -rf "$copy"' EXIT
 git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
 cd "$copy"
 PATH="$(dirname "$PY"):$PATH" PYTHONPATH="$copy" "$PY" -m predfail.reproduce --profile quick --skip-slow --workers "${WORKERS:-2}"
+# the fresh quick results must lie within the committed quick results' intervals (not bit for bit: another CPU trains
+# slightly different float32 models)
+PYTHONPATH="$copy" "$PY" tools/check_quick_reference.py "$copy/.cache/quick/results"
