@@ -6,7 +6,7 @@ Docs: https://predfail.github.io/predfail/cli.html.md"""
 
 # %% auto #0
 __all__ = ['KINDS', 'FORECASTERS', 'InputError', 'read_records', 'column_values', 'choose_column', 'load_scores',
-           'forecast_report', 'format_report', 'build_parser', 'main', 'score_command']
+           'forecast_report', 'format_report', 'score_command', 'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb #0df7b7c5
 import argparse
@@ -239,6 +239,62 @@ def format_report(report, # from `forecast_report`
             lines.append(f"{t['tau']:>12.6g}  {t['frequency']:>12.4g}  {n_at:>14}")
     return "\n".join(lines)
 
+# %% ../nbs/04_cli.ipynb #3226a3e2
+def _add_score_parser(sub):
+    "Register the `score` subcommand."
+    sc = sub.add_parser("score", help="exact log-probability that a causal LM's reply to each prompt begins with a completion",
+                        description="Score prompts with a transformers causal LM: log p that the reply begins with the completion.")
+    sc.add_argument("--model", required=True, help="model name or local folder (transformers)")
+    sc.add_argument("--gguf-file", help="GGUF file inside the model folder (needs the gguf package)")
+    sc.add_argument("--prompts", required=True, help="JSONL (or CSV) file with one prompt per row")
+    sc.add_argument("--prompt-column", default="prompt", help='column holding the prompt: text or a list of chat messages (default "prompt")')
+    what = sc.add_mutually_exclusive_group(required=True)
+    what.add_argument("--completion", help="the failure completion, the same for every prompt")
+    what.add_argument("--completion-column", help="column holding each prompt's failure completion")
+    sc.add_argument("--end", action="store_true", help="score the reply being exactly the completion (end token included)")
+    sc.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
+    sc.add_argument("--out", required=True, help="CSV file to write (columns row, logp)")
+    return sc
+
+def score_command(args, # parsed arguments of `predfail score`
+                 ) -> dict:
+    "Run `predfail score`: read the prompts, load the model, write the scores; return a summary."
+    columns, records = read_records(args.prompts)
+    path = args.prompts
+    if args.prompt_column not in columns: raise InputError(f"{path}: no column {args.prompt_column!r}; available columns: {', '.join(columns)}")
+    if args.completion_column is not None and args.completion_column not in columns:
+        raise InputError(f"{path}: no column {args.completion_column!r}; available columns: {', '.join(columns)}")
+    if args.batch_size < 1: raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+    prompts, completions = [], []
+    for lineno, rec in records:
+        p = rec.get(args.prompt_column)
+        if isinstance(p, str) and p.strip(): prompts.append(p)
+        elif isinstance(p, list) and p and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in p): prompts.append(p)
+        else: raise InputError(f"{path}, line {lineno}: the prompt must be non-empty text or a list of chat messages with role and content")
+        c = args.completion if args.completion_column is None else rec.get(args.completion_column)
+        if not isinstance(c, str) or not c.strip():
+            raise InputError(f"{path}, line {lineno}: the completion is empty" if args.completion_column else "--completion is empty")
+        completions.append(c)
+    from predfail.lm import load_causal_lm, failure_logp
+    try: model, tok = load_causal_lm(args.model, gguf_file=args.gguf_file)
+    except (OSError, ValueError, ImportError) as e: raise InputError(str(e).splitlines()[0]) from None
+    lp = failure_logp(model, tok, prompts, completions, end=args.end, batch_size=args.batch_size)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.out, "w", newline="") as f:
+        w = csv.writer(f); w.writerow(["row", "logp"])
+        for i, x in enumerate(lp, 1): w.writerow([i, repr(float(x))])
+    return {"n": len(lp), "median_log10p": float(np.median(lp) / math.log(10)), "max_log10p": float(lp.max() / math.log(10)), "out": str(args.out)}
+
+def _run_score(args):
+    "`predfail score` with the command line's error handling; the exit status."
+    try: summary = score_command(args)
+    except (InputError, ValueError) as e:
+        print(f"predfail: error: {e}", file=sys.stderr); return 2
+    except OSError as e:
+        print(f"predfail: error: {e.strerror or e}: {e.filename or args.prompts}", file=sys.stderr); return 2
+    print(f"scored {summary['n']} prompts: median log10 p {summary['median_log10p']:.2f}, max {summary['max_log10p']:.2f}; wrote {summary['out']}")
+    return 0
+
 # %% ../nbs/04_cli.ipynb #5f724d46
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser of the `predfail` command."
@@ -268,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     fc.add_argument("--plot", metavar="PATH", help="also save the tail plot (PNG, PDF or SVG by extension)")
     fc.add_argument("--diagnostics", metavar="PATH", help="also save the fit diagnostics (probability plot of the top k, residuals, R²)")
-    globals().get("_add_score_parser", lambda sub: None)(sub)  # `predfail score`: defined at the end of this page
+    _add_score_parser(sub)
     return parser
 
 # %% ../nbs/04_cli.ipynb #a61fea08
@@ -340,62 +396,6 @@ def main(argv=None, # arguments without the program name; None reads sys.argv
         if args.plot: text += f"\n\ntail plot written to {args.plot}"
         if args.diagnostics: text += f"\ndiagnostics written to {args.diagnostics}"
         _emit(text)
-    return 0
-
-# %% ../nbs/04_cli.ipynb #3226a3e2
-def _add_score_parser(sub):
-    "Register the `score` subcommand."
-    sc = sub.add_parser("score", help="exact log-probability that a causal LM's reply to each prompt begins with a completion",
-                        description="Score prompts with a transformers causal LM: log p that the reply begins with the completion.")
-    sc.add_argument("--model", required=True, help="model name or local folder (transformers)")
-    sc.add_argument("--gguf-file", help="GGUF file inside the model folder (needs the gguf package)")
-    sc.add_argument("--prompts", required=True, help="JSONL (or CSV) file with one prompt per row")
-    sc.add_argument("--prompt-column", default="prompt", help='column holding the prompt: text or a list of chat messages (default "prompt")')
-    what = sc.add_mutually_exclusive_group(required=True)
-    what.add_argument("--completion", help="the failure completion, the same for every prompt")
-    what.add_argument("--completion-column", help="column holding each prompt's failure completion")
-    sc.add_argument("--end", action="store_true", help="score the reply being exactly the completion (end token included)")
-    sc.add_argument("--batch-size", type=int, default=16, help="prompts per forward pass (default 16)")
-    sc.add_argument("--out", required=True, help="CSV file to write (columns row, logp)")
-    return sc
-
-def score_command(args, # parsed arguments of `predfail score`
-                 ) -> dict:
-    "Run `predfail score`: read the prompts, load the model, write the scores; return a summary."
-    columns, records = read_records(args.prompts)
-    path = args.prompts
-    if args.prompt_column not in columns: raise InputError(f"{path}: no column {args.prompt_column!r}; available columns: {', '.join(columns)}")
-    if args.completion_column is not None and args.completion_column not in columns:
-        raise InputError(f"{path}: no column {args.completion_column!r}; available columns: {', '.join(columns)}")
-    if args.batch_size < 1: raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
-    prompts, completions = [], []
-    for lineno, rec in records:
-        p = rec.get(args.prompt_column)
-        if isinstance(p, str) and p.strip(): prompts.append(p)
-        elif isinstance(p, list) and p and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in p): prompts.append(p)
-        else: raise InputError(f"{path}, line {lineno}: the prompt must be non-empty text or a list of chat messages with role and content")
-        c = args.completion if args.completion_column is None else rec.get(args.completion_column)
-        if not isinstance(c, str) or not c.strip():
-            raise InputError(f"{path}, line {lineno}: the completion is empty" if args.completion_column else "--completion is empty")
-        completions.append(c)
-    from predfail.lm import load_causal_lm, failure_logp
-    try: model, tok = load_causal_lm(args.model, gguf_file=args.gguf_file)
-    except (OSError, ValueError, ImportError) as e: raise InputError(str(e).splitlines()[0]) from None
-    lp = failure_logp(model, tok, prompts, completions, end=args.end, batch_size=args.batch_size)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
-        w = csv.writer(f); w.writerow(["row", "logp"])
-        for i, x in enumerate(lp, 1): w.writerow([i, repr(float(x))])
-    return {"n": len(lp), "median_log10p": float(np.median(lp) / math.log(10)), "max_log10p": float(lp.max() / math.log(10)), "out": str(args.out)}
-
-def _run_score(args):
-    "`predfail score` with the command line's error handling; the exit status."
-    try: summary = score_command(args)
-    except (InputError, ValueError) as e:
-        print(f"predfail: error: {e}", file=sys.stderr); return 2
-    except OSError as e:
-        print(f"predfail: error: {e.strerror or e}: {e.filename or args.prompts}", file=sys.stderr); return 2
-    print(f"scored {summary['n']} prompts: median log10 p {summary['median_log10p']:.2f}, max {summary['max_log10p']:.2f}; wrote {summary['out']}")
     return 0
 
 # %% ../nbs/04_cli.ipynb #bd6d873f

@@ -157,14 +157,17 @@ def t_quantile(q: float, # probability in (0, 1)
     if df < 1: raise ValueError(f"degrees of freedom must be >= 1, got {df}")
     return float(t.ppf(q, df))
 
+def _too_few(v):
+    "Mean and a NaN interval when fewer than two values remain (all NaN for none)."
+    return (float(v[0]) if v.size else np.nan, np.nan, np.nan)
+
 def mean_ci(values, # one value per seed
             level: float = 0.95, # confidence level
            ) -> tuple:
     "Mean and Student-t confidence interval (lo, hi); the interval is NaN with fewer than two values."
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
-    if v.size == 0: return (np.nan, np.nan, np.nan)
-    if v.size == 1: return (float(v[0]), np.nan, np.nan)
+    if v.size < 2: return _too_few(v)
     half = t_quantile(0.5 + level/2, v.size - 1)*v.std(ddof=1)/math.sqrt(v.size)
     return (float(v.mean()), float(v.mean() - half), float(v.mean() + half))
 
@@ -179,8 +182,7 @@ def bootstrap_ci(values, # one value per seed
     "Mean and percentile-bootstrap interval over seeds; the interval lies within the values' range. NaN interval for < 2 values."
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
-    if v.size == 0: return (np.nan, np.nan, np.nan)
-    if v.size == 1: return (float(v[0]), np.nan, np.nan)
+    if v.size < 2: return _too_few(v)
     means = v[np.random.default_rng(seed).integers(0, v.size, (resamples, v.size))].mean(1)
     lo, hi = np.quantile(means, [(1 - level)/2, (1 + level)/2])
     return (float(v.mean()), float(lo), float(hi))
