@@ -169,5 +169,7 @@ def test_errors(tok, tmp_path):
     with pytest.warns(UserWarning, match="no pad token"):
         ensure_pad_token(no_pad)
     assert no_pad.pad_token == no_pad.eos_token
-    with pytest.raises(ValueError, match="splits"):
-        CausalLMFailureModel(m, tok, {"train": (["a"], "x")}, [("a", "b")])
+    with pytest.raises(ValueError, match="'train' split"):
+        CausalLMFailureModel(m, tok, {"heldout": (["a"], "x")}, [("a", "b")])
+    with pytest.raises(ValueError, match="only splits from"):
+        CausalLMFailureModel(m, tok, {"train": (["a"], "x"), "test": (["a"], "x")}, [("a", "b")])
