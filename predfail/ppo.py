@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .core import repo_root, seed_everything, get_profile, config_digest, load_or_compute
-from .envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, failure_and_success_logp,
+from .envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, N_CHANNELS, failure_and_success_logp,
                                      absorption_logprob, policy_action_probs)
 
 # %% ../nbs/13_ppo.ipynb #011323d9
@@ -33,7 +33,7 @@ class GridPolicy(nn.Module):
     "Actor-critic MLPs over egocentric HazardGrid observations, shared across layouts."
     def __init__(self, view_radius: int = 2, hidden: int = 64):
         super().__init__()
-        n_in = 6 * (2 * view_radius + 1) ** 2
+        n_in = N_CHANNELS * (2 * view_radius + 1) ** 2
         self.view_radius, self.hidden = view_radius, hidden
         self.actor = _mlp(n_in, hidden, 4, 0.01)
         self.critic = _mlp(n_in, hidden, 1, 1.0)
@@ -104,7 +104,7 @@ class PPOConfig:
     pool_seed: int = 1000 # seed of the training-layout pool
     seed: int = 0 # rollout and initialisation seed
 
-PROFILE_STEPS = {"quick": 60_000, "default": 600_000, "full": 3_000_000}
+PROFILE_STEPS = {"quick": 40_000, "default": 300_000, "full": 1_000_000}
 
 # %% ../nbs/13_ppo.ipynb #8f35248b
 @torch.no_grad()
