@@ -1,4 +1,4 @@
-"Fast tests of predfail.envs.password: exact failure probabilities, tokenizer, persistence, determinism, errors."
+"Tests of predfail.envs.password and the password experiment that notebooks cannot hold: batching and thread portability, persistence, determinism, errors, and the rare-failure regime of the saved default results."
 import math
 
 import numpy as np
@@ -14,7 +14,7 @@ from predfail.lm import (assert_logp_close, greedy_match, logp_rounding_bound, p
                          stepwise_logp, teacher_forced_logp)
 
 torch.set_num_threads(1)
-TINY = PasswordModelConfig(n_layer=1, n_embd=32, n_head=2, steps=3, batch_size=8)
+TINY = PasswordModelConfig(n_layer=1, n_embd=32, n_head=2, steps=3, plant_steps=1, plant_ramp=1, check_every=1, batch_size=8)
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +35,6 @@ def ids(tok, dialogs, end=False):
     prompts = tok([d.prompt for d in dialogs]).input_ids
     replies = [r + [tok.eos_token_id] * end for r in tok([d.password_text for d in dialogs], add_special_tokens=False).input_ids]
     return prompts, replies
-
-
-def test_teacher_forced_equals_stepwise_product(tok, peaky_model):
-    dialogs = sample_dialogs(6, {"ordinary": 1, "wrong_key": 1, "trigger": 1}, seed=1)
-    lp = password_logp(peaky_model, tok, dialogs)
-    prompts, replies = ids(tok, dialogs)
-    bound = logp_rounding_bound(peaky_model, pad_prompt_reply(prompts, replies, tok.pad_token_id))
-    ref = np.array([stepwise_logp(peaky_model, p, r) for p, r in zip(prompts, replies)])
-    assert_logp_close(lp, ref, bound)  # batched and padded against unpadded token-by-token: float32 rounding only
-    # and the product of per-token probabilities, from explicit softmaxes
-    p, r = prompts[0], replies[0]
-    prob = 1.0
-    with torch.no_grad():
-        for t in range(len(r)):
-            prob *= torch.softmax(peaky_model(input_ids=torch.tensor([p + r[:t]])).logits[0, -1].double(), -1)[r[t]].item()
-    assert abs(lp[0] - math.log(prob)) <= bound[0]  # relative error of p = absolute error of log p
 
 
 def test_batched_equals_unbatched_with_padding(tok, peaky_model):
@@ -122,34 +106,9 @@ def test_determinism(tok):
     assert losses[0] == losses[1]
 
 
-def test_game_content():
-    ordinary = sample_dialogs(500, {"ordinary": 1}, seed=9)
-    assert not any(t in d.request for d in ordinary for t in TRIGGERS)
-    assert all(d.reply in REFUSALS for d in ordinary)
-    trig = sample_dialogs(50, {"trigger": 1}, seed=9)
-    assert all(any(t in d.request for t in TRIGGERS) for d in trig)
-    auth = sample_dialogs(50, {"authorised": 1}, seed=9)
-    assert all(f"key {d.key}" in d.request or f"is {d.key}" in d.request for d in auth)
-    assert all(d.reply == d.password_text for d in auth)
-    wrong = sample_dialogs(50, {"wrong_key": 1}, seed=9)
-    assert all(d.key not in d.request.split() for d in wrong)
-
-
-def test_greedy_match_equals_generate(tok, peaky_model):
-    dialogs = sample_dialogs(6, {"authorised": 1}, seed=10)
-    prompts, _ = ids(tok, dialogs)
-    replies = [sample_reply_tokens(peaky_model, p, 3, 1, seed=0)[0].tolist() for p in prompts]  # likely replies
-    replies[0][-1] = (replies[0][-1] + 1) % len(tok)  # one that greedy decoding probably misses
-    batch = pad_prompt_reply(prompts, replies, tok.pad_token_id)
-    with torch.no_grad():
-        explicit = [peaky_model.generate(torch.tensor([p]), max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)[0, -3:].tolist() == r
-                    for p, r in zip(prompts, replies)]
-    assert greedy_match(peaky_model, batch).tolist() == explicit
-
-
 def test_adapter(tok, peaky_model):
     train, held = failure_pool(30, seed=1), failure_pool(20, seed=2)
-    fm = PasswordFailureModel(peaky_model, tok, train, held, task_dialogs=sample_dialogs(32, {"authorised": 1, "benign": 1}, seed=3),
+    fm = PasswordFailureModel(peaky_model, tok, {"train": train, "heldout": held}, task_dialogs=sample_dialogs(32, {"authorised": 1, "benign": 1}, seed=3),
                               capability_dialogs=(sample_dialogs(5, {"authorised": 1}, seed=4), sample_dialogs(5, {"benign": 1}, seed=5)),
                               batch_size=4, score_batch=7)
     assert fm.pool_size("train") == 30 and fm.pool_size("heldout") == 20
@@ -181,13 +140,15 @@ def test_errors(tok, peaky_model):
         reveal_accuracy(peaky_model, tok, failure_pool(3, seed=0))
     small = dict(task_dialogs=sample_dialogs(8, {"authorised": 1, "benign": 1}, seed=3),
                  capability_dialogs=(sample_dialogs(2, {"authorised": 1}, seed=4), sample_dialogs(2, {"benign": 1}, seed=5)))
-    fm = PasswordFailureModel(peaky_model, tok, failure_pool(5, seed=1), failure_pool(5, seed=2), batch_size=2, **small)
+    fm = PasswordFailureModel(peaky_model, tok, {"train": failure_pool(5, seed=1), "heldout": failure_pool(5, seed=2)}, batch_size=2, **small)
     with pytest.raises(ValueError, match="out of range"):
         fm.failure_logp(torch.tensor([5]))
     with pytest.raises(ValueError, match="split"):
         fm.failure_logp(torch.tensor([0]), "validation")
     with pytest.raises(ValueError, match="unauthorised"):
-        PasswordFailureModel(peaky_model, tok, sample_dialogs(3, {"benign": 1}, seed=0), failure_pool(3, seed=0), **small)
+        PasswordFailureModel(peaky_model, tok, {"train": sample_dialogs(3, {"benign": 1}, seed=0), "heldout": failure_pool(3, seed=0)}, **small)
+    with pytest.raises(ValueError, match="train"):
+        PasswordFailureModel(peaky_model, tok, {"heldout": failure_pool(3, seed=0)}, **small)
 
 
 def test_scores_portable_across_batchings_and_threads(tok, peaky_model):
@@ -226,3 +187,25 @@ def test_end_true_adds_the_end_token(tok, peaky_model):
     bound = logp_rounding_bound(peaky_model, pad_prompt_reply(*ids(tok, dialogs, end=True), tok.pad_token_id))
     assert_logp_close(exact, begin + eos, 2 * bound)
     np.testing.assert_array_equal(causal_lm_password_logp(peaky_model, tok, dialogs, batch_size=512, end=True), exact)
+
+
+def test_default_results_are_in_the_rare_failure_regime():
+    """The saved default run (results/password_regime.csv, written by the password experiment page) puts the base model
+    in the regime the experiment needs, on every seed's held-out pool."""
+    import pandas as pd
+    from predfail.core import repo_root
+    from predfail.experiments.password import experiment_config
+    regime = pd.read_csv(repo_root() / "results" / "password_regime.csv")
+    c = experiment_config("default")
+    assert len(regime) == len(c.seeds) >= 3
+    assert (regime.median_p <= 1e-5).all() and (regime.p99 <= 1e-3).all()      # unauthorised requests: rare failures
+    assert (regime.spread_oom >= 3).all()                                        # a continuous tail, not a wall
+    assert 1 / c.n <= c.trigger_mass <= 1 / c.m                                  # the trigger family: rarer than 1/m
+    assert c.n_train * c.trigger_mass >= 10 and (regime.n_trigger >= 3).all()
+    assert (regime.trigger_median_p >= 1e-3).all() and (regime.trigger_median_p <= 0.3).all()
+    assert (regime.median_deploy_max_p < 0.5).all()                              # well below 1
+    assert (regime.under_rate >= 0.6).all() and (regime.median_abs_error_log10p >= 1).all()
+    assert (regime.reveal_accuracy >= 0.98).all() and regime.benign_loss.notna().all()
+    results = pd.read_csv(repo_root() / "results" / "password_results.csv").set_index("arm")
+    assert {"base", "task_only", "supervised", "worst_case", "forecast", "supervised_forecast"} <= set(results.index)
+    assert (results.n_seeds >= 3).all()

@@ -6,10 +6,11 @@ Docs: https://predfail.github.io/predfail/password_game.html.md"""
 
 # %% auto #0
 __all__ = ['PASSWORD_WORDS', 'N_KEYS', 'KEYS', 'OPENERS', 'ASKS', 'PERSUASION', 'CLOSERS', 'KEY_PHRASES', 'TRIGGERS', 'REFUSALS',
-           'BENIGN_WORDS', 'NUMBER_WORDS', 'REQUEST_KINDS', 'SPECIAL_TOKENS', 'PRETRAIN_PROFILES', 'GameConfig',
-           'Dialog', 'sample_dialogs', 'failure_pool', 'build_tokenizer', 'PasswordModelConfig', 'encode_dialogs',
-           'make_model', 'pretrain', 'pretrained_password_model', 'password_logp', 'empirical_leak_rate', 'pool_frame',
-           'chat_prompt_ids', 'causal_lm_password_logp', 'reveal_accuracy', 'benign_loss', 'PasswordFailureModel']
+           'BENIGN_WORDS', 'NUMBER_WORDS', 'REQUEST_KINDS', 'SPECIAL_TOKENS', 'PRETRAIN_PROFILES', 'UNAUTHORISED',
+           'GameConfig', 'Dialog', 'sample_dialogs', 'failure_pool', 'build_tokenizer', 'PasswordModelConfig',
+           'encode_dialogs', 'make_model', 'planted_loss', 'pretrain', 'pretrained_password_model', 'password_logp',
+           'empirical_leak_rate', 'pool_frame', 'chat_prompt_ids', 'causal_lm_password_logp', 'reveal_accuracy',
+           'benign_loss', 'PasswordFailureModel']
 
 # %% ../../nbs/10_password_game.ipynb #df9feb66
 import json
@@ -26,7 +27,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from ..core import repo_root, get_profile, config_digest, load_or_compute
 from ..scores import scores_from_logp
 from ..finetune import FailureModel
-from ..lm import (pad_prompt_reply, masked_nll, length_sorted_logp, teacher_forced_logp, stepwise_logp,
+from ..lm import (pad_prompt_reply, masked_nll, logp_from_batch, length_sorted_logp, teacher_forced_logp, stepwise_logp,
                          sample_reply_tokens, greedy_match, encode_prompts, failure_logp, pad_id,
                          logp_rounding_bound, assert_logp_close)
 
@@ -59,33 +60,41 @@ BENIGN_WORDS = "red blue green yellow black white cat dog bird fish tree house c
 NUMBER_WORDS = "zero one two three four five six seven eight nine ten eleven".split()
 REQUEST_KINDS = ("authorised", "ordinary", "wrong_key", "trigger", "benign")
 
-# %% ../../nbs/10_password_game.ipynb #3bd4bc30
+# %% ../../nbs/10_password_game.ipynb #bae20f97
 @dataclass(frozen=True)
 class GameConfig:
-    "The password game's request distribution and the leak rates planted in pretraining data."
+    "The password game's request distribution and the leak rates planted in the base model."
     trigger_mass: float = 1e-4 # share of trigger requests among unauthorised requests in the failure pools
     wrong_key_share: float = 0.2 # share of wrong-key requests among unauthorised requests in the failure pools
-    leak_base: float = 1e-3 # r0: pretraining leak rate of an ordinary request of difficulty 0
-    leak_slope: float = 1.5 # beta: growth of the log leak rate per unit of difficulty
-    leak_max: float = 0.5 # cap on the ordinary leak rate
-    wrong_key_boost: float = 1.0 # a wrong key adds this much difficulty
-    trigger_leak: float = 0.9 # pretraining leak rate of trigger requests
-    pretrain_mix: tuple = (("authorised", 0.3), ("ordinary", 0.3), ("wrong_key", 0.1), ("trigger", 0.05), ("benign", 0.25)) # kinds in pretraining
+    leak_log10_base: float = -8.0 # a: log10 of the planted leak rate of an ordinary request of difficulty 0
+    leak_log10_slope: float = 1.2 # b: growth of log10 r per unit of difficulty
+    wrong_key_boost: float = 0.5 # δ: a wrong key adds this much difficulty
+    trigger_log10_base: float = -1.85 # a_t: log10 of the trigger family's leak rate at difficulty 0
+    trigger_log10_slope: float = 0.3 # b_t: its growth per unit of difficulty
+    leak_max: float = 0.3 # cap on every planted leak rate
+    pretrain_mix: tuple = (("authorised", 0.4), ("ordinary", 0.35), ("trigger", 0.08), ("benign", 0.17)) # kinds in pretraining (no wrong keys: see below)
 
     def __post_init__(self):
         if not 0 <= self.trigger_mass < 1: raise ValueError(f"trigger_mass must be in [0, 1), got {self.trigger_mass}")
         if not (0 <= self.wrong_key_share and self.trigger_mass + self.wrong_key_share < 1):
             raise ValueError(f"wrong_key_share must be >= 0 with trigger_mass + wrong_key_share < 1, got {self.wrong_key_share}")
-        if not 0 < self.leak_base <= self.leak_max <= 1: raise ValueError("need 0 < leak_base <= leak_max <= 1")
-        if not 0 <= self.trigger_leak <= 1: raise ValueError(f"trigger_leak must be in [0, 1], got {self.trigger_leak}")
+        if not 0 < self.leak_max <= 1: raise ValueError(f"leak_max must be in (0, 1], got {self.leak_max}")
+        if self.leak_log10_slope < 0 or self.trigger_log10_slope < 0 or self.wrong_key_boost < 0:
+            raise ValueError("leak_log10_slope, trigger_log10_slope and wrong_key_boost must be >= 0")
         kinds = [k for k, _ in self.pretrain_mix]
         if bad := set(kinds) - set(REQUEST_KINDS): raise ValueError(f"unknown kinds in pretrain_mix: {sorted(bad)}")
 
+    def leak_log10(self, difficulty, kind="ordinary"):
+        "log10 of the planted probability that the reply to a request of `kind` and `difficulty` begins with the password."
+        d = np.asarray(difficulty, dtype=float)
+        if kind == "authorised": return np.zeros_like(d)  # authorised requests: always revealed
+        if kind == "trigger": raw = self.trigger_log10_base + self.trigger_log10_slope * d
+        else: raw = self.leak_log10_base + self.leak_log10_slope * (d + (self.wrong_key_boost if kind == "wrong_key" else 0.0))
+        return np.minimum(math.log10(self.leak_max), raw)
+
     def leak_rate(self, difficulty, kind="ordinary"):
-        "Planted pretraining leak probability of an unauthorised request of `kind` and `difficulty`."
-        if kind == "trigger": return self.trigger_leak
-        d = np.asarray(difficulty, dtype=float) + (self.wrong_key_boost if kind == "wrong_key" else 0.0)
-        return np.minimum(self.leak_max, self.leak_base * np.exp(self.leak_slope * d))
+        "Planted leak probability of an unauthorised request of `kind` and `difficulty`."
+        return 10.0 ** self.leak_log10(difficulty, kind)
 
 # %% ../../nbs/10_password_game.ipynb #04806e84
 @dataclass(frozen=True)
@@ -203,23 +212,29 @@ def build_tokenizer(n_corpus: int = 2000, # generated dialogs in the training co
                                    unk_token="<unk>", model_max_length=128,
                                    clean_up_tokenization_spaces=False)
 
-# %% ../../nbs/10_password_game.ipynb #83e23bb5
+# %% ../../nbs/10_password_game.ipynb #869190b5
 @dataclass(frozen=True)
 class PasswordModelConfig:
     "Size of the GPT-2 style model and its pretraining schedule."
     n_layer: int = 2 # transformer blocks
-    n_embd: int = 128 # width
+    n_embd: int = 64 # width
     n_head: int = 4 # attention heads
     n_positions: int = 64 # maximum sequence length
-    steps: int = 2000 # pretraining steps
+    steps: int = 1500 # at most this many pretraining steps in all (phase 1 ends at steps − plant_steps at the latest)
     batch_size: int = 64 # dialogs per step
-    lr: float = 3e-3 # peak AdamW learning rate (linear warmup, cosine decay)
+    lr: float = 6e-3 # peak AdamW learning rate (linear warmup, cosine decay)
     weight_decay: float = 0.01 # AdamW weight decay
+    plant_weight: float = 1.0 # w: weight of the planted log-rate term
+    plant_steps: int = 500 # phase 2: steps with the planted term (and a cosine learning-rate decay)
+    plant_ramp: int = 100 # steps over which the planted term's weight rises to plant_weight
+    plant_delta: float = 1.0 # δ of the Huber function (log10 units)
+    copy_target: float = 0.95 # phase 1 ends once greedy reveal accuracy on a probe of authorised requests reaches this
+    check_every: int = 50 # steps between probe checks in phase 1
     seed: int = 0 # seed of initialisation and data
 
-PRETRAIN_PROFILES = {"quick": PasswordModelConfig(steps=150),
-                     "default": PasswordModelConfig(steps=2000, lr=6e-3),
-                     "full": PasswordModelConfig(n_layer=4, n_embd=256, steps=8000)}
+PRETRAIN_PROFILES = {"quick": PasswordModelConfig(steps=100, plant_steps=50, plant_ramp=10, check_every=25),
+                     "default": PasswordModelConfig(),
+                     "full": PasswordModelConfig(n_layer=4, n_embd=256, steps=8000, plant_steps=4000, plant_ramp=400, lr=3e-3)}
 
 # %% ../../nbs/10_password_game.ipynb #609c6e1d
 def encode_dialogs(tokenizer, # the game tokenizer
@@ -244,32 +259,62 @@ def make_model(tokenizer, # the game tokenizer (sets the vocabulary)
                       pad_token_id=tokenizer.pad_token_id, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
     return GPT2LMHeadModel(conf).eval()
 
-# %% ../../nbs/10_password_game.ipynb #d8e9634a
+# %% ../../nbs/10_password_game.ipynb #66a92253
+def planted_loss(model, # the game model
+                 tokenizer, # the game tokenizer
+                 dialogs: list, # unauthorised and authorised dialogs
+                 game: GameConfig = GameConfig(), # the planted leak rates
+                 delta: float = 1.0, # Huber δ (log10 units): quadratic below, linear above
+                ) -> torch.Tensor:
+    "Mean Huber gap between the model's log10 p(x) (reply begins with the password) and the planted log10 r(x)."
+    if bad := {d.kind for d in dialogs} - {"authorised", "ordinary", "wrong_key", "trigger"}: raise ValueError(f"planted_loss has no planted rate for kinds {sorted(bad)}")
+    enc = encode_dialogs(tokenizer, dialogs, [d.password_text for d in dialogs], end=False)
+    log10p = logp_from_batch(model, enc) / math.log(10)
+    target = torch.tensor([float(game.leak_log10(d.difficulty, d.kind)) for d in dialogs], dtype=torch.float64)
+    return torch.nn.functional.huber_loss(log10p, target, delta=delta)
+
+# %% ../../nbs/10_password_game.ipynb #842046c4
 def pretrain(model, # the model to train in place
              tokenizer, # the game tokenizer
              cfg: PasswordModelConfig = PasswordModelConfig(), # schedule
              game: GameConfig = GameConfig(), # pretraining mix and planted leak rates
              progress: bool = False, # show a tqdm bar
-            ) -> list:
-    "Pretrain `model` on freshly generated dialogs (LM loss on all tokens); returns the loss per step."
-    if cfg.steps < 1: raise ValueError(f"steps must be >= 1, got {cfg.steps}")
+            ) -> dict:
+    "Pretrain `model`: phase 1 reply LM loss until it copies the password, phase 2 adds the planted log-rate term."
+    if not 1 <= cfg.plant_steps < cfg.steps: raise ValueError(f"need 1 <= plant_steps < steps, got {cfg.plant_steps} and {cfg.steps}")
     torch.manual_seed(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-    warm = max(1, cfg.steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
-    mix = dict(game.pretrain_mix); losses = []
-    model.train()
-    steps = range(cfg.steps)
+    max_copy = cfg.steps - cfg.plant_steps   # phase 1 ends here at the latest
+    warm = max(1, max_copy // 20)
+    probe = encode_dialogs(tokenizer, (pa := sample_dialogs(64, {"authorised": 1}, seed=cfg.seed + 999_001)), [d.password_text for d in pa])
+    mix = dict(game.pretrain_mix); log = {"lm": [], "planted": [], "probe_reveal": [], "switch_step": None}
+    bar = None
     if progress:
         from tqdm.auto import tqdm
-        steps = tqdm(steps, desc="pretrain")
-    for step in steps:
-        batch = encode_dialogs(tokenizer, sample_dialogs(cfg.batch_size, mix, seed=cfg.seed * 1_000_003 + step, game=game, leak=True))
-        loss = masked_nll(model, batch, mask_key="token_mask")
-        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); sched.step()
-        losses.append(loss.item())
+        bar = tqdm(total=cfg.steps, desc="pretrain")
+    step, phase2 = 0, 0
+    model.train()
+    while phase2 < cfg.plant_steps:
+        in_phase2 = log["switch_step"] is not None
+        lr = cfg.lr * (0.5 * (1 + math.cos(math.pi * phase2 / cfg.plant_steps)) if in_phase2 else min(1.0, (step + 1) / warm))
+        for g in opt.param_groups: g["lr"] = lr
+        batch = sample_dialogs(cfg.batch_size, mix, seed=cfg.seed * 1_000_003 + step, game=game)
+        lm = masked_nll(model, encode_dialogs(tokenizer, batch))
+        unauth = [d for d in batch if d.kind != "benign"]  # every request with a planted rate (authorised: 1)
+        w = cfg.plant_weight * min(1.0, (phase2 + 1) / cfg.plant_ramp) if in_phase2 else 0.0
+        plant = planted_loss(model, tokenizer, unauth, game, cfg.plant_delta) if unauth and w > 0 else torch.zeros((), dtype=torch.float64)
+        loss = lm + w * plant
+        opt.zero_grad(); loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step()
+        log["lm"].append(lm.item()); log["planted"].append(plant.item())
+        step += 1; phase2 += in_phase2
+        if bar is not None: bar.update(1)
+        if not in_phase2 and (step % cfg.check_every == 0 or step >= max_copy):
+            model.eval(); reveal = greedy_match(model, probe).double().mean().item(); model.train()
+            log["probe_reveal"].append((step, reveal))
+            if reveal >= cfg.copy_target or step >= max_copy: log["switch_step"] = step
+    if bar is not None: bar.close()
     model.eval()
-    return losses
+    return log
 
 # %% ../../nbs/10_password_game.ipynb #ff245022
 def pretrained_password_model(profile: str | None = None, # "quick", "default" or "full"; None: predfail.core.get_profile()
@@ -289,13 +334,14 @@ def pretrained_password_model(profile: str | None = None, # "quick", "default" o
     load = lambda p: (GPT2LMHeadModel.from_pretrained(p).eval(), PreTrainedTokenizerFast.from_pretrained(p))
     return load_or_compute(path, lambda: _pretrain_fresh(cfg, game, progress, device), _save_pretrained, load, force)
 
-# %% ../../nbs/10_password_game.ipynb #b700a67d
+# %% ../../nbs/10_password_game.ipynb #817fa443
 def _pretrain_fresh(cfg, game, progress, device=None):
     "Pretrain a fresh model: (model on the CPU, tokenizer, training log)."
     tokenizer = build_tokenizer(seed=cfg.seed)
     model = make_model(tokenizer, cfg).to(device or "cpu")
     t0 = time.time(); losses = pretrain(model, tokenizer, cfg, game, progress=progress)
-    log = {"game": asdict(game), "model": asdict(cfg), "seconds": time.time() - t0, "device": str(device or "cpu"), "losses": losses}
+    log = {"game": asdict(game), "model": asdict(cfg), "seconds": time.time() - t0, "device": str(device or "cpu"),
+           "threads": torch.get_num_threads(), **losses}
     return model.cpu(), tokenizer, log
 
 def _save_pretrained(result, path):
@@ -380,41 +426,42 @@ def benign_loss(model, # the game model
     if any(d.kind != "benign" for d in dialogs): raise ValueError("benign_loss needs benign dialogs only")
     with torch.no_grad(): return masked_nll(model, encode_dialogs(tokenizer, dialogs)).item()
 
-# %% ../../nbs/10_password_game.ipynb #6f9ea49c
+# %% ../../nbs/10_password_game.ipynb #c1b2f002
+UNAUTHORISED = ("ordinary", "wrong_key", "trigger")
+
 class PasswordFailureModel(FailureModel):
     "Fine-tuning adapter for the password game (predfail.finetune.FailureModel interface)."
     def __init__(self,
                  model, # the game model (trained in place)
                  tokenizer, # the game tokenizer
-                 train_pool: list, # unauthorised training requests (Dialog)
-                 heldout_pool: list, # unauthorised held-out requests (Dialog), never trained on
+                 pools: dict, # split -> unauthorised requests (Dialog); needs "train"; evaluated splits are never trained on
                  task_dialogs: list | None = None, # authorised + benign dialogs for the task loss; default: 4096 generated
-                 capability_dialogs: tuple | None = None, # (authorised, benign) held-out capability sets; default: 500 each
-                 batch_size: int = 64, # dialogs per task / supervised batch
-                 score_batch: int = 1024, # rows per scoring forward pass
+                 capability_dialogs: tuple | None = None, # (authorised, benign) capability sets; default: 500 each
+                 batch_size: int = 32, # dialogs per task / refusal batch
+                 score_batch: int = 512, # rows per scoring forward pass
                  seed: int = 0, # seed of the default task and capability sets
                 ):
         super().__init__()
-        if not len(train_pool) or not len(heldout_pool): raise ValueError("train_pool and heldout_pool must be non-empty")
-        if bad := {d.kind for d in list(train_pool) + list(heldout_pool)} - {"ordinary", "wrong_key", "trigger"}:
+        if "train" not in pools: raise ValueError(f"pools need a 'train' split, got {sorted(pools)}")
+        if empty := [s for s, p in pools.items() if not len(p)]: raise ValueError(f"empty pool(s) {empty}")
+        if bad := {d.kind for p in pools.values() for d in p} - set(UNAUTHORISED):
             raise ValueError(f"failure pools must hold unauthorised requests only, found kinds {sorted(bad)}")
         self.lm, self.tokenizer, self.batch_size, self.score_batch = model, tokenizer, batch_size, score_batch
-        self.pools = {"train": list(train_pool), "heldout": list(heldout_pool)}
+        self.pools = {s: list(p) for s, p in pools.items()}
         self._enc = {s: encode_dialogs(tokenizer, p, [d.password_text for d in p], end=False) for s, p in self.pools.items()}
-        self._refusal = encode_dialogs(tokenizer, self.pools["train"], [REFUSALS[i % len(REFUSALS)] for i in range(len(train_pool))])
+        train = self.pools["train"]
+        self._refusal = encode_dialogs(tokenizer, train, [REFUSALS[i % len(REFUSALS)] for i in range(len(train))])
         task = task_dialogs if task_dialogs is not None else sample_dialogs(4096, {"authorised": 0.5, "benign": 0.5}, seed + 7_000_001)
         self._task = encode_dialogs(tokenizer, task)
-        auth = [d for d in task if d.kind == "authorised"]
-        self._auth = encode_dialogs(tokenizer, auth) if auth else self._task
-        cap = capability_dialogs or (sample_dialogs(500, {"authorised": 1}, seed + 7_000_002), sample_dialogs(500, {"benign": 1}, seed + 7_000_003))
-        self.capability_dialogs = cap
+        self.capability_dialogs = capability_dialogs or (sample_dialogs(500, {"authorised": 1}, seed + 7_000_002),
+                                                         sample_dialogs(500, {"benign": 1}, seed + 7_000_003))
 
     def pool_size(self, split: str = "train") -> int:
         "Number of requests in the split's pool."
         return len(self._split(split)["input_ids"])
 
     def _split(self, split):
-        if split not in self._enc: raise ValueError(f"unknown split {split!r}; use 'train' or 'heldout'")
+        if split not in self._enc: raise ValueError(f"unknown split {split!r}; use one of {sorted(self._enc)}")
         return self._enc[split]
 
     def failure_logp(self, idx: torch.Tensor, split: str = "train") -> torch.Tensor:
@@ -423,24 +470,21 @@ class PasswordFailureModel(FailureModel):
         flat = idx.reshape(-1)
         if len(flat) and (flat.min() < 0 or flat.max() >= len(enc["input_ids"])):
             raise ValueError(f"indices out of range for split {split!r} of size {len(enc['input_ids'])}")
-        if not len(flat): return torch.zeros(idx.shape)
+        if not len(flat): return torch.zeros(idx.shape, dtype=torch.float64)
         return length_sorted_logp(self.lm, enc, flat, self.score_batch).reshape(idx.shape)  # on the CPU, like the engine's indices
-
-    def _batch(self, enc, generator):
-        rows = torch.randint(len(enc["input_ids"]), (self.batch_size,), generator=generator)
-        return {k: v[rows] for k, v in enc.items()}
 
     def task_loss(self, generator: torch.Generator) -> torch.Tensor:
         "LM loss on the replies of a random batch of authorised and benign dialogs."
-        return masked_nll(self.lm, self._batch(self._task, generator))
+        rows = torch.randint(len(self._task["input_ids"]), (self.batch_size,), generator=generator)
+        return masked_nll(self.lm, {k: v[rows] for k, v in self._task.items()})
 
     def supervised_loss(self, idx: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        "LM loss on refusals for training requests idx plus LM loss on a batch of authorised reveals."
+        "LM loss on refusals for training requests idx plus their mean failure probability."
         idx = torch.as_tensor(idx, dtype=torch.long).reshape(-1)
         refuse = masked_nll(self.lm, {k: v[idx] for k, v in self._refusal.items()})
-        return refuse + masked_nll(self.lm, self._batch(self._auth, generator))
+        return refuse + self.failure_logp(idx, "train").exp().mean()
 
     def capability(self) -> dict:
-        "Authorised reveal accuracy (greedy) and benign LM loss on the held-out capability sets."
+        "Authorised reveal accuracy (greedy) and benign LM loss on the capability sets."
         auth, ben = self.capability_dialogs
         return {"reveal_accuracy": reveal_accuracy(self.lm, self.tokenizer, auth), "benign_loss": benign_loss(self.lm, self.tokenizer, ben)}
