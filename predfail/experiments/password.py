@@ -54,7 +54,7 @@ class PasswordConfig:
 PROFILES = {
     "quick": PasswordConfig(pretrain_profile="quick", trigger_mass=2e-3, n_train=1_200, n_validation=1_100, n_heldout=1_100,
                             n_capability=100, m=50, n=1_000, R=100, train_m=40, train_n=600, steps=4, cache_refresh_every=2,
-                            seeds=(0,), sweep_seeds=(0,), sweep_size=1),
+                            seeds=(0, 1), sweep_seeds=(0,), sweep_size=1),
     "default": PasswordConfig(),
     "full": PasswordConfig(pretrain_profile="full", trigger_mass=3e-4, n_train=50_000, n_validation=50_000, n_heldout=50_000,
                            n_capability=1_000, m=100, n=10_000, R=1_000, train_n=10_000, steps=300, partitions_per_step=4,
