@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.predfail-installed
 PROFILE ?= default
+# notebooks run at once by the reproduce driver (the experiments use one torch thread each)
+WORKERS ?= 2
 # extra arguments for the reproduce driver, e.g. ARGS=--force
 ARGS ?=
 
@@ -53,7 +55,7 @@ pytest: install
 test: check-sync nbtest chromium docs pytest
 
 reproduce: install
-	PATH=$(BIN):$$PATH $(PY) -m predfail.reproduce --profile $(PROFILE) $(ARGS)
+	PATH=$(BIN):$$PATH $(PY) -m predfail.reproduce --profile $(PROFILE) --workers $(WORKERS) $(ARGS)
 
 benchmark: install
 	$(PY) benchmarks/bench_backtest.py
