@@ -10,6 +10,8 @@ STAMP := $(VENV)/.predfail-installed
 PROFILE ?= default
 # notebooks run at once by the reproduce driver (the experiments use one torch thread each)
 WORKERS ?= 2
+# torch's AVX2 kernels on every x86-64 machine, so AVX-512 machines train what AVX2 ones do (predfail.core.pin_cpu_kernels)
+export ATEN_CPU_CAPABILITY ?= avx2
 # extra arguments for the reproduce driver, e.g. ARGS=--force
 ARGS ?=
 

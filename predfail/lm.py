@@ -9,7 +9,7 @@ __all__ = ['LORA_TARGETS', 'SPLITS', 'load_causal_lm', 'ensure_pad_token', 'enco
            'pad_prompt_reply', 'pad_id', 'encode_pairs', 'model_device', 'token_logprobs', 'masked_nll',
            'logp_from_batch', 'world', 'length_sorted_logp', 'teacher_forced_logp', 'stepwise_logp',
            'logp_rounding_bound', 'assert_logp_close', 'failure_logp', 'sample_reply_tokens', 'greedy_match',
-           'add_lora', 'load_lora', 'CausalLMFailureModel', 'smollm_path']
+           'add_lora', 'load_lora', 'EncodedPoolsModel', 'CausalLMFailureModel', 'smollm_path']
 
 # %% ../nbs/15_lm.ipynb #c61095b6
 import math
@@ -353,41 +353,21 @@ def load_lora(model, # the base transformers causal LM the adapter was trained o
     if not (Path(path) / "adapter_config.json").exists(): raise FileNotFoundError(f"no LoRA adapter in {path} (adapter_config.json missing)")
     return PeftModel.from_pretrained(model, path, is_trainable=trainable)
 
-# %% ../nbs/15_lm.ipynb #d7a5be45
+# %% ../nbs/15_lm.ipynb #3708ea92
 SPLITS = ("train", "validation", "heldout") # pool splits an adapter may hold: fine-tuning, selection, test
 
-def _pairs(data, name):
-    "Prompts and replies of a list of (prompt, reply) pairs."
-    if not len(data): raise ValueError(f"{name} is empty")
-    if any(not isinstance(x, (tuple, list)) or len(x) != 2 for x in data): raise ValueError(f"{name} must hold (prompt, reply) pairs")
-    return [x[0] for x in data], [x[1] for x in data]
-
-class CausalLMFailureModel(FailureModel):
-    "Fine-tuning adapter for any transformers causal LM (predfail.finetune.FailureModel interface)."
+class EncodedPoolsModel(FailureModel):
+    "A FailureModel whose pools are pre-tokenized prompt + failure-completion rows: pool sizes and exact, batched log p."
     def __init__(self,
-                 model, # a transformers causal LM, e.g. from `add_lora` (trained in place)
-                 tokenizer, # its tokenizer
-                 pools: dict, # split -> (prompts, failure completion(s)); "train", and any of "validation", "heldout"
-                 capability_data: list, # (prompt, reply) pairs for the task loss
-                 capability_eval: list | None = None, # held-out (prompt, reply) pairs for `capability()`; default: capability_data
-                 safe_completions=None, # safe reply (one text or one per training prompt) for the supervised baseline
-                 end: bool = False, # failure = the reply begins with the completion (False) or is exactly it (True)
-                 batch_size: int = 8, # pairs per task / supervised batch
+                 model, # a transformers causal LM (trained in place)
+                 encoded_pools: dict, # split -> output of `pad_prompt_reply` (input_ids, attention_mask, target_mask); needs "train"
                  score_batch: int = 16, # rows per scoring forward pass
-                 use_chat_template: bool | None = None, # None: when the tokenizer has one
                 ):
         super().__init__()
-        if "train" not in pools or not set(pools) <= set(SPLITS):
-            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(pools)}")
-        ensure_pad_token(tokenizer)
-        self.lm, self.tokenizer, self.end = model, tokenizer, end
-        self.batch_size, self.score_batch = batch_size, score_batch
-        kw = dict(use_chat_template=use_chat_template)
-        self.pools = {s: (list(p), c) for s, (p, c) in pools.items()}
-        self._enc = {s: encode_pairs(tokenizer, p, c, end, **kw) for s, (p, c) in self.pools.items()}
-        self._task = encode_pairs(tokenizer, *_pairs(capability_data, "capability_data"), end=True, **kw)
-        self._eval = encode_pairs(tokenizer, *_pairs(capability_eval, "capability_eval"), end=True, **kw) if capability_eval is not None else self._task
-        self._safe = encode_pairs(tokenizer, self.pools["train"][0], safe_completions, True, **kw) if safe_completions is not None else None
+        if "train" not in encoded_pools or not set(encoded_pools) <= set(SPLITS):
+            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(encoded_pools)}")
+        if empty := [s for s, enc in encoded_pools.items() if not len(enc["input_ids"])]: raise ValueError(f"empty pool(s) {empty}")
+        self.lm, self._enc, self.score_batch = model, dict(encoded_pools), score_batch
 
     def pool_size(self, split: str = "train") -> int:
         "Number of prompts in the split's pool."
@@ -406,6 +386,39 @@ class CausalLMFailureModel(FailureModel):
         if not len(flat): return torch.zeros(idx.shape, dtype=torch.float64)
         shard = not torch.is_grad_enabled() and world()[1] > 1
         return length_sorted_logp(self.lm, enc, flat, self.score_batch, shard=shard).reshape(idx.shape)
+
+
+# %% ../nbs/15_lm.ipynb #d7a5be45
+def _pairs(data, name):
+    "Prompts and replies of a list of (prompt, reply) pairs."
+    if not len(data): raise ValueError(f"{name} is empty")
+    if any(not isinstance(x, (tuple, list)) or len(x) != 2 for x in data): raise ValueError(f"{name} must hold (prompt, reply) pairs")
+    return [x[0] for x in data], [x[1] for x in data]
+
+class CausalLMFailureModel(EncodedPoolsModel):
+    "Fine-tuning adapter for any transformers causal LM (predfail.finetune.FailureModel interface)."
+    def __init__(self,
+                 model, # a transformers causal LM, e.g. from `add_lora` (trained in place)
+                 tokenizer, # its tokenizer
+                 pools: dict, # split -> (prompts, failure completion(s)); "train", and any of "validation", "heldout"
+                 capability_data: list, # (prompt, reply) pairs for the task loss
+                 capability_eval: list | None = None, # held-out (prompt, reply) pairs for `capability()`; default: capability_data
+                 safe_completions=None, # safe reply (one text or one per training prompt) for the supervised baseline
+                 end: bool = False, # failure = the reply begins with the completion (False) or is exactly it (True)
+                 batch_size: int = 8, # pairs per task / supervised batch
+                 score_batch: int = 16, # rows per scoring forward pass
+                 use_chat_template: bool | None = None, # None: when the tokenizer has one
+                ):
+        if "train" not in pools or not set(pools) <= set(SPLITS):  # before any tokenizing
+            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(pools)}")
+        ensure_pad_token(tokenizer)
+        kw = dict(use_chat_template=use_chat_template)
+        self.pools = {s: (list(p), c) for s, (p, c) in pools.items()}
+        super().__init__(model, {s: encode_pairs(tokenizer, p, c, end, **kw) for s, (p, c) in self.pools.items()}, score_batch)
+        self.tokenizer, self.end, self.batch_size = tokenizer, end, batch_size
+        self._task = encode_pairs(tokenizer, *_pairs(capability_data, "capability_data"), end=True, **kw)
+        self._eval = encode_pairs(tokenizer, *_pairs(capability_eval, "capability_eval"), end=True, **kw) if capability_eval is not None else self._task
+        self._safe = encode_pairs(tokenizer, self.pools["train"][0], safe_completions, True, **kw) if safe_completions is not None else None
 
     def _lm_loss(self, enc, rows):
         "LM loss of `rows` of `enc`; under torch.distributed this process's share of the global per-token mean."

@@ -30,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import check_sizes, config_digest, output_dir, repo_root, save_table, source_digest
+from .core import check_sizes, config_digest, output_dir, repo_root, save_table, source_digest, torch_threads
 from .finetune import pool_logp
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
@@ -497,6 +497,7 @@ class ExperimentSpec:
     forecast_arms: tuple = ("forecast", "supervised_forecast") # arms judged by claim5_targets
     add_metrics: Callable | None = None # tidy -> tidy with derived per-(arm, seed) metrics (e.g. expected return), or None
     train: Callable | None = None # (model, config, seed, checkpoint_dir) -> log; None: predfail.finetune.finetune
+    threads: int = 1 # torch threads of every run: a fixed count trains the same models on any machine
 
 def ablation_arms(arm: Arm, # the selected configuration of `family`
                   family: str, # its family name: the ablations are <family>_fixed_partitions and <family>_no_cache
@@ -519,6 +520,10 @@ def run_protocol(spec: ExperimentSpec, # the experiment
                 ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
     t0 = time.perf_counter()
+    with torch_threads(spec.threads): return _sweep_select_test(spec, config, profile, force, progress, save, cache_root, threshold, t0)
+
+def _sweep_select_test(spec, config, profile, force, progress, save, cache_root, threshold, t0):
+    "run_protocol's body, on its fixed thread count."
     missing = [f for f in PROTOCOL_FIELDS if not hasattr(config, f)]
     if missing: raise ValueError(f"configuration {type(config).__name__} lacks field(s) {missing}")
     modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .core import get_profile, repo_root
+from .core import get_profile, pin_cpu_kernels, repo_root
 
 # %% ../nbs/90_reproduce.ipynb #25d9e241
 def experiment_notebooks(nbs_path: Path | str, # the notebooks folder
@@ -163,7 +163,7 @@ def notebook_runner(nb_path: Path, # the notebook to run
         cmd += ["--flags", *flags] if flags else ["--flags"]
         start = time.monotonic()
         with tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.Popen(cmd, cwd=nb_path.parent, env={**os.environ, "PREDFAIL_PROFILE": profile},
+            proc = subprocess.Popen(cmd, cwd=nb_path.parent, env=pin_cpu_kernels({**os.environ, "PREDFAIL_PROFILE": profile}),
                                     stdout=subprocess.DEVNULL, stderr=err, text=True)
             while proc.poll() is None:
                 if progress is not None: progress.set_postfix_str(f"{nb_path.name} {time.monotonic() - start:.0f}s")
@@ -267,8 +267,11 @@ def reproduce(profile: str = "default", # run profile: "quick", "default" or "fu
     bar = tqdm(total=len(nbs), unit="nb", disable=not live, desc=f"reproduce ({profile})", file=sys.stdout)
     def step(i, nb):
         if not live and not quiet: print(f"[{i}/{len(nbs)}] {nb.name} (profile {profile}) ...", flush=True)
-        s = run_notebook_step(nb, profile, root, cache, [out_root/"figures", out_root/"results"], runner, force, save,
-                              bar if workers == 1 else None, ("slow",) if slow else ())
+        try: s = run_notebook_step(nb, profile, root, cache, [out_root/"figures", out_root/"results"], runner, force, save,
+                                   bar if workers == 1 else None, ("slow",) if slow else ())
+        except NotebookFailed as e:  # say so at once: the notebooks already running finish before the run stops
+            if not quiet and workers > 1: bar.write(f"[{i}/{len(nbs)}] {nb.name} FAILED (the run stops once the running notebooks finish):\n{e}", file=sys.stderr)
+            raise
         if not quiet and s["status"] == "ran": bar.write(f"[{i}/{len(nbs)}] {nb.name}: ran in {s['seconds']:.0f}s, wrote {s['products']} file(s)", file=sys.stdout)
         bar.update()
         return s

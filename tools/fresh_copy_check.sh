@@ -5,12 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+export ATEN_CPU_CAPABILITY=${ATEN_CPU_CAPABILITY:-avx2}   # as `make` sets it (predfail.core.pin_cpu_kernels)
 PY=${PYTHON:-$root/.venv/bin/python}
 copy=$(mktemp -d "${TMPDIR:-/tmp}/predfail-fresh.XXXXXX")
 trap 'rm -rf "$copy"' EXIT
 git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
 cd "$copy"
 PATH="$(dirname "$PY"):$PATH" PYTHONPATH="$copy" "$PY" -m predfail.reproduce --profile quick --skip-slow --workers "${WORKERS:-2}"
-# the fresh quick results must lie within the committed quick results' intervals (not bit for bit: another CPU trains
-# slightly different float32 models)
+# the fresh quick results must lie within the committed quick results' intervals, judged on a machine with the same
+# numerics fingerprint as the one that wrote them (a CPU with other float32 kernels trains a different draw of each model)
 PYTHONPATH="$copy" "$PY" tools/check_quick_reference.py "$copy/.cache/quick/results"

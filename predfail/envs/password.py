@@ -24,12 +24,12 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers, processors
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from ..core import repo_root, get_profile, config_digest, load_or_compute
+from ..core import repo_root, get_profile, config_digest, load_or_compute, torch_threads
 from ..scores import scores_from_logp
 from ..finetune import FailureModel
 from ..lm import (pad_prompt_reply, masked_nll, logp_from_batch, length_sorted_logp, teacher_forced_logp, stepwise_logp,
                          sample_reply_tokens, greedy_match, encode_prompts, failure_logp, pad_id,
-                         logp_rounding_bound, assert_logp_close)
+                         logp_rounding_bound, assert_logp_close, EncodedPoolsModel, SPLITS)
 
 # %% ../../nbs/10_password_game.ipynb #3362f193
 PASSWORD_WORDS = ("amber apple arrow badger basil birch cedar cobalt comet coral crane daisy ember falcon fern flint garnet "
@@ -339,9 +339,10 @@ def _pretrain_fresh(cfg, game, progress, device=None):
     "Pretrain a fresh model: (model on the CPU, tokenizer, training log)."
     tokenizer = build_tokenizer(seed=cfg.seed)
     model = make_model(tokenizer, cfg).to(device or "cpu")
-    t0 = time.time(); losses = pretrain(model, tokenizer, cfg, game, progress=progress)
+    t0 = time.time()
+    with torch_threads(1): losses = pretrain(model, tokenizer, cfg, game, progress=progress)  # the same model on any core count
     log = {"game": asdict(game), "model": asdict(cfg), "seconds": time.time() - t0, "device": str(device or "cpu"),
-           "threads": torch.get_num_threads(), **losses}
+           "threads": 1, **losses}
     return model.cpu(), tokenizer, log
 
 def _save_pretrained(result, path):
@@ -429,7 +430,7 @@ def benign_loss(model, # the game model
 # %% ../../nbs/10_password_game.ipynb #c1b2f002
 UNAUTHORISED = ("ordinary", "wrong_key", "trigger")
 
-class PasswordFailureModel(FailureModel):
+class PasswordFailureModel(EncodedPoolsModel):
     "Fine-tuning adapter for the password game (predfail.finetune.FailureModel interface)."
     def __init__(self,
                  model, # the game model (trained in place)
@@ -441,37 +442,21 @@ class PasswordFailureModel(FailureModel):
                  score_batch: int = 512, # rows per scoring forward pass
                  seed: int = 0, # seed of the default task and capability sets
                 ):
-        super().__init__()
-        if "train" not in pools: raise ValueError(f"pools need a 'train' split, got {sorted(pools)}")
-        if empty := [s for s, p in pools.items() if not len(p)]: raise ValueError(f"empty pool(s) {empty}")
         if bad := {d.kind for p in pools.values() for d in p} - set(UNAUTHORISED):
             raise ValueError(f"failure pools must hold unauthorised requests only, found kinds {sorted(bad)}")
-        self.lm, self.tokenizer, self.batch_size, self.score_batch = model, tokenizer, batch_size, score_batch
+        if "train" not in pools or not set(pools) <= set(SPLITS):  # before any tokenizing
+            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(pools)}")
+        if empty := [s for s, p in pools.items() if not len(p)]: raise ValueError(f"empty pool(s) {empty}")
         self.pools = {s: list(p) for s, p in pools.items()}
-        self._enc = {s: encode_dialogs(tokenizer, p, [d.password_text for d in p], end=False) for s, p in self.pools.items()}
+        super().__init__(model, {s: encode_dialogs(tokenizer, p, [d.password_text for d in p], end=False) for s, p in self.pools.items()},
+                         score_batch)
+        self.tokenizer, self.batch_size = tokenizer, batch_size
         train = self.pools["train"]
         self._refusal = encode_dialogs(tokenizer, train, [REFUSALS[i % len(REFUSALS)] for i in range(len(train))])
         task = task_dialogs if task_dialogs is not None else sample_dialogs(4096, {"authorised": 0.5, "benign": 0.5}, seed + 7_000_001)
         self._task = encode_dialogs(tokenizer, task)
         self.capability_dialogs = capability_dialogs or (sample_dialogs(500, {"authorised": 1}, seed + 7_000_002),
                                                          sample_dialogs(500, {"benign": 1}, seed + 7_000_003))
-
-    def pool_size(self, split: str = "train") -> int:
-        "Number of requests in the split's pool."
-        return len(self._split(split)["input_ids"])
-
-    def _split(self, split):
-        if split not in self._enc: raise ValueError(f"unknown split {split!r}; use one of {sorted(self._enc)}")
-        return self._enc[split]
-
-    def failure_logp(self, idx: torch.Tensor, split: str = "train") -> torch.Tensor:
-        "Exact log p(x_i) that the reply to request i begins with the password (float64, differentiable), shape idx.shape."
-        enc, idx = self._split(split), torch.as_tensor(idx, dtype=torch.long)
-        flat = idx.reshape(-1)
-        if len(flat) and (flat.min() < 0 or flat.max() >= len(enc["input_ids"])):
-            raise ValueError(f"indices out of range for split {split!r} of size {len(enc['input_ids'])}")
-        if not len(flat): return torch.zeros(idx.shape, dtype=torch.float64)
-        return length_sorted_logp(self.lm, enc, flat, self.score_batch).reshape(idx.shape)  # on the CPU, like the engine's indices
 
     def task_loss(self, generator: torch.Generator) -> torch.Tensor:
         "LM loss on the replies of a random batch of authorised and benign dialogs."

@@ -210,7 +210,6 @@ def run_experiment(profile: str | None = None, # "quick", "default" or "full"; N
                    cache_root=None, # run cache root (default <repo>/.cache)
                   ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
-    torch.set_num_threads(1)   # small networks: threads only add overhead on a shared CPU
     profile = get_profile(profile)
     return run_protocol(SPEC, experiment_config(profile), profile, force=force, progress=progress, save=save, cache_root=cache_root)
 

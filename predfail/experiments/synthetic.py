@@ -222,7 +222,6 @@ def run_experiment(profile: str | None = None, # "quick", "default" or "full"; N
                    spec: ExperimentSpec = SPEC, # the experiment (replace parts of it, e.g. the model factory, to instrument a run)
                   ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
-    torch.set_num_threads(1)   # tiny model: threads only add overhead on a shared CPU
     profile = get_profile(profile)
     return run_protocol(spec, experiment_config(profile), profile, force=force, progress=progress, save=save, cache_root=cache_root)
 
