@@ -161,9 +161,11 @@ def notebook_runner(nb_path: Path, # the notebook to run
         cmd = [sys.executable, "-m", "predfail.reproduce", "--execute", str(nb_path), "--report", str(report)]
         if not save: cmd.append("--no-save")
         cmd += ["--flags", *flags] if flags else ["--flags"]
+        env = {**os.environ, "PREDFAIL_PROFILE": profile}
+        pin_cpu_kernels(env)  # torch's AVX2 kernels unless the caller chose others
         start = time.monotonic()
         with tempfile.TemporaryFile("w+") as err:
-            proc = subprocess.Popen(cmd, cwd=nb_path.parent, env=pin_cpu_kernels({**os.environ, "PREDFAIL_PROFILE": profile}),
+            proc = subprocess.Popen(cmd, cwd=nb_path.parent, env=env,
                                     stdout=subprocess.DEVNULL, stderr=err, text=True)
             while proc.poll() is None:
                 if progress is not None: progress.set_postfix_str(f"{nb_path.name} {time.monotonic() - start:.0f}s")
