@@ -475,10 +475,11 @@ class ExperimentResult:
 def update_claim5(experiment: str, # the experiment whose rows are replaced
                   rows: list, # claim5_row dicts
                  ) -> Path:
-    "Replace `experiment`'s rows of results/claim5.csv (one row per experiment and forecast arm) and return the path."
+    "Replace `experiment`'s rows of results/claim5.csv (one row per experiment and forecast arm, sorted) and return the path."
     path = output_dir("results")/"claim5.csv"
     old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["experiment"])
     new = pd.concat([old[old["experiment"] != experiment], pd.DataFrame(rows)], ignore_index=True)
+    new = new.sort_values(["experiment", "arm"], ignore_index=True)  # the same file whichever experiment finished last
     new.to_csv(path, index=False)
     return path
 
