@@ -364,10 +364,16 @@ class EncodedPoolsModel(FailureModel):
                  score_batch: int = 16, # rows per scoring forward pass
                 ):
         super().__init__()
-        if "train" not in encoded_pools or not set(encoded_pools) <= set(SPLITS):
-            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(encoded_pools)}")
+        self.check_splits(encoded_pools)
         if empty := [s for s, enc in encoded_pools.items() if not len(enc["input_ids"])]: raise ValueError(f"empty pool(s) {empty}")
         self.lm, self._enc, self.score_batch = model, dict(encoded_pools), score_batch
+
+    @staticmethod
+    def check_splits(pools: dict, # split name -> pool (any form)
+                    ):
+        "Raise ValueError unless the pools have a 'train' split and only splits from SPLITS."
+        if "train" not in pools or not set(pools) <= set(SPLITS):
+            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(pools)}")
 
     def pool_size(self, split: str = "train") -> int:
         "Number of prompts in the split's pool."
@@ -409,8 +415,7 @@ class CausalLMFailureModel(EncodedPoolsModel):
                  score_batch: int = 16, # rows per scoring forward pass
                  use_chat_template: bool | None = None, # None: when the tokenizer has one
                 ):
-        if "train" not in pools or not set(pools) <= set(SPLITS):  # before any tokenizing
-            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(pools)}")
+        self.check_splits(pools)  # before any tokenizing
         ensure_pad_token(tokenizer)
         kw = dict(use_chat_template=use_chat_template)
         self.pools = {s: (list(p), c) for s, (p, c) in pools.items()}

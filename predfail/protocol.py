@@ -521,39 +521,36 @@ def run_protocol(spec: ExperimentSpec, # the experiment
                 ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
     t0 = time.perf_counter()
-    with torch_threads(spec.threads): return _sweep_select_test(spec, config, profile, force, progress, save, cache_root, threshold, t0)
-
-def _sweep_select_test(spec, config, profile, force, progress, save, cache_root, threshold, t0):
-    "run_protocol's body, on its fixed thread count."
     missing = [f for f in PROTOCOL_FIELDS if not hasattr(config, f)]
     if missing: raise ValueError(f"configuration {type(config).__name__} lacks field(s) {missing}")
-    modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
-    evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
-    cache = RunCache(f"{spec.name}-{profile}", key=config_digest(config, modules=modules), root=cache_root, force=force)
-    families = spec.sweep_arms(config)
-    absent = sorted({"supervised", spec.ablate, *spec.forecast_arms} - set(families))
-    if absent: raise ValueError(f"sweep_arms gives no family {absent}")
-    factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
-    derive = spec.add_metrics or (lambda tidy: tidy)
-    run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
-                                                     spec.train, split=split, progress=progress))
-    candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
-    validation = run(candidates, config.sweep_seeds, "validation")
-    selection = select_configs(validation, {f: [a.name for a in arms] for f, arms in families.items()}, capability=spec.capability)
-    by_name = {a.name: a for a in candidates}
-    chosen = {f: by_name[selection.loc[selection.chosen & (selection.family == f), "arm"].item()] for f in families}
-    ablations = ablation_arms(chosen[spec.ablate], spec.ablate)
-    tidy = run([Arm("base"), *chosen.values(), *ablations], config.seeds, "heldout")
-    tidy["arm"] = tidy["arm"].replace({a.name: f for f, a in chosen.items()})
-    table = results_table(tidy, metrics=list(spec.report_metrics) or None, arms=["base", *families, *(a.name for a in ablations)])
-    targets = {arm: claim5_targets(tidy, arm, capability=spec.capability) for arm in spec.forecast_arms}
-    if save:
-        suffix = "" if profile == "default" else f"_{profile}"
-        save_table(table, f"{spec.name}_results{suffix}")
-        save_table(selection, f"{spec.name}_sweep{suffix}")
-        update_claim5(spec.name, [claim5_row(spec.name, arm, t) for arm, t in targets.items()])
-    return ExperimentResult(tidy, table, selection, targets, {f: a.name for f, a in chosen.items()}, validation,
-                            time.perf_counter() - t0)
+    with torch_threads(spec.threads):  # every run on the spec's fixed thread count
+        modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
+        evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
+        cache = RunCache(f"{spec.name}-{profile}", key=config_digest(config, modules=modules), root=cache_root, force=force)
+        families = spec.sweep_arms(config)
+        absent = sorted({"supervised", spec.ablate, *spec.forecast_arms} - set(families))
+        if absent: raise ValueError(f"sweep_arms gives no family {absent}")
+        factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
+        derive = spec.add_metrics or (lambda tidy: tidy)
+        run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
+                                                         spec.train, split=split, progress=progress))
+        candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
+        validation = run(candidates, config.sweep_seeds, "validation")
+        selection = select_configs(validation, {f: [a.name for a in arms] for f, arms in families.items()}, capability=spec.capability)
+        by_name = {a.name: a for a in candidates}
+        chosen = {f: by_name[selection.loc[selection.chosen & (selection.family == f), "arm"].item()] for f in families}
+        ablations = ablation_arms(chosen[spec.ablate], spec.ablate)
+        tidy = run([Arm("base"), *chosen.values(), *ablations], config.seeds, "heldout")
+        tidy["arm"] = tidy["arm"].replace({a.name: f for f, a in chosen.items()})
+        table = results_table(tidy, metrics=list(spec.report_metrics) or None, arms=["base", *families, *(a.name for a in ablations)])
+        targets = {arm: claim5_targets(tidy, arm, capability=spec.capability) for arm in spec.forecast_arms}
+        if save:
+            suffix = "" if profile == "default" else f"_{profile}"
+            save_table(table, f"{spec.name}_results{suffix}")
+            save_table(selection, f"{spec.name}_sweep{suffix}")
+            update_claim5(spec.name, [claim5_row(spec.name, arm, t) for arm, t in targets.items()])
+        return ExperimentResult(tidy, table, selection, targets, {f: a.name for f, a in chosen.items()}, validation,
+                                time.perf_counter() - t0)
 
 # %% ../nbs/08_protocol.ipynb #366db7fb
 def compare_with_reference(fresh: pd.DataFrame, # results_table of a fresh run

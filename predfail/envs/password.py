@@ -444,8 +444,7 @@ class PasswordFailureModel(EncodedPoolsModel):
                 ):
         if bad := {d.kind for p in pools.values() for d in p} - set(UNAUTHORISED):
             raise ValueError(f"failure pools must hold unauthorised requests only, found kinds {sorted(bad)}")
-        if "train" not in pools or not set(pools) <= set(SPLITS):  # before any tokenizing
-            raise ValueError(f"pools must have a 'train' split and only splits from {list(SPLITS)}, got {sorted(pools)}")
+        self.check_splits(pools)  # before any tokenizing
         if empty := [s for s, p in pools.items() if not len(p)]: raise ValueError(f"empty pool(s) {empty}")
         self.pools = {s: list(p) for s, p in pools.items()}
         super().__init__(model, {s: encode_dialogs(tokenizer, p, [d.password_text for d in p], end=False) for s, p in self.pools.items()},
