@@ -8,16 +8,20 @@ Docs: https://predfail.github.io/predfail/protocol.html.md"""
 __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'SIGNED_METRICS', 'ENGINE_MODULES', 'CLAIM5_BOUNDS',
            'PROTOCOL_FIELDS', 'FORECAST_PANELS', 'SAFETY_PANELS', 'forecast_metrics', 'safety_metrics', 'HeldoutEval',
            'evaluate_heldout', 'exponential_floor', 'score_split', 't_quantile', 'mean_ci', 'bootstrap_ci', 'metric_ci',
-           'Arm', 'Evaluation', 'RunCache', 'evaluate_model', 'run_arms', 'load_heldout_logp', 'experiment_code_digest',
-           'results_table', 'select_configs', 'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5',
-           'ExperimentSpec', 'ablation_arms', 'run_protocol', 'compare_with_reference', 'plot_by_arm', 'plot_tails']
+           'Arm', 'Evaluation', 'RunCache', 'evaluate_model', 'run_workers', 'run_arms', 'load_heldout_logp',
+           'experiment_code_digest', 'results_table', 'select_configs', 'claim5_targets', 'claim5_row',
+           'ExperimentResult', 'update_claim5', 'ExperimentSpec', 'ablation_arms', 'run_protocol',
+           'compare_with_reference', 'plot_by_arm', 'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
 import json
 import math
+import multiprocessing as mp
+import os
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Callable
@@ -274,7 +278,56 @@ def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, sp
     train_s = time.perf_counter() - t0
     metrics, lp = evaluate_model(model, evaluation, seed, split, capability)
     np.save(folder/f"{split}_logp.npy", lp)
-    return {**metrics, "train_seconds": train_s}
+    return _jsonable({**metrics, "train_seconds": train_s})
+
+def run_workers(workers: int | None = None, # a fixed count; None: $PREDFAIL_WORKERS, else every CPU this process may use
+               ) -> int:
+    "How many worker processes run independent (arm, seed) runs: 1 where forked workers cannot work."
+    if workers is None: workers = int(os.environ.get("PREDFAIL_WORKERS", 0)) or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    if workers < 1: raise ValueError(f"workers must be at least 1, got {workers}")
+    # forked children cannot use a CUDA context of their parent; platforms without fork would need picklable factories
+    if "fork" not in mp.get_all_start_methods() or (torch.cuda.is_available() and torch.cuda.is_initialized()): return 1
+    return workers
+
+_FORKED = {} # the current run_arms call's callables: forked workers inherit them, so factories and trainers need not pickle
+
+def _start_worker(threads):
+    torch.set_num_threads(threads)
+    os.environ["PREDFAIL_WORKERS"] = "1"   # a worker never starts workers of its own
+
+def _warm_seed(seed, kwargs):
+    _FORKED["make_model"](seed, **kwargs)   # builds the seed's cached pieces (a base model trained once) in one process
+    return seed
+
+def _run_job(i):
+    f = _FORKED
+    arm, seed, d, _ = f["todo"][i]
+    return i, _train_and_evaluate(f["make_model"], arm, seed, f["evaluation"], f["capability"], f["train"], f["split"], d)
+
+def _expected_cost(job):
+    "Sort key, most expensive first: runs without the score cache rescore the pool every step, then the longest fine-tunings."
+    c = job[0].config or {}
+    return (job[0].config is not None, c.get("use_cache", True) is False, c.get("steps", 0))
+
+def _run_in_processes(make_model, todo, evaluation, capability, train, split, workers):
+    "Yield (job index, metrics) as forked workers finish them: each seed's shared pieces first, then the longest runs first."
+    first = {}
+    for arm, seed, _, _ in todo: first.setdefault(seed, arm.model_kwargs)
+    seeds = list(first)
+    make_model(seeds[0], **first[seeds[0]])   # pieces shared by every seed (a pretrained base model) are built once, here
+    _FORKED.update(make_model=make_model, todo=todo, evaluation=evaluation, capability=capability, train=train, split=split)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_start_worker,
+                                 initargs=(torch.get_num_threads(),)) as pool:
+            list(pool.map(_warm_seed, seeds[1:], [first[s] for s in seeds[1:]]))
+            order = sorted(range(len(todo)), key=lambda i: _expected_cost(todo[i]), reverse=True)
+            futures = [pool.submit(_run_job, i) for i in order]
+            try:
+                for fut in as_completed(futures): yield fut.result()
+            except BaseException:
+                for fut in futures: fut.cancel()
+                raise
+    finally: _FORKED.clear()
 
 def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureModel (trained or loaded)
              arms, # list of Arm
@@ -285,6 +338,7 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
              train=None, # (model, config, seed, checkpoint_dir) -> log; default: predfail.finetune.finetune
              split: str = "heldout", # pool evaluated: "validation" for selection, "heldout" (test) for chosen arms
              progress: bool = True, # tqdm progress bar
+             workers: int | None = 1, # processes running (arm, seed) runs at once (see `run_workers`); the results do not depend on it
             ) -> pd.DataFrame:
     "Fine-tune and evaluate every (arm, seed) on `split`; return a tidy table with columns arm, seed, metric, value."
     arms = list(arms)
@@ -294,21 +348,32 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
     if dup: raise ValueError(f"duplicate arm names {dup}")
     seeds = [int(s) for s in seeds]
     if not seeds: raise ValueError("no seeds given")
-    rows = []
-    for arm, seed in tqdm([(a, s) for a in arms for s in seeds], desc=f"{cache.name}: arms x seeds ({split})", disable=not progress):
+    jobs, results, todo = [(a, s) for a in arms for s in seeds], {}, []
+    for i, (arm, seed) in enumerate(jobs):
         d = cache.folder(arm.name, seed)
         spec = _jsonable(dict(arm=arm.spec(), seed=seed, evaluation=evaluation, cache_key=cache.key))
         done = d/f"metrics_{split}.json"
         if done.exists() and not cache.force and json.loads(done.read_text()).get("spec") == spec:
-            metrics = json.loads(done.read_text())["metrics"]
-        else:
-            old = d/"spec.json"
-            if d.exists() and (cache.force or not old.exists() or json.loads(old.read_text()) != spec): shutil.rmtree(d)
-            d.mkdir(parents=True, exist_ok=True)
-            (d/"spec.json").write_text(json.dumps(spec))
-            metrics = _train_and_evaluate(make_model, arm, seed, evaluation, capability, train or _default_train, split, d)
-            done.write_text(json.dumps(dict(spec=spec, metrics=_jsonable(metrics))))
-        rows += [dict(arm=arm.name, seed=seed, metric=k_, value=float(v)) for k_, v in metrics.items()]
+            results[i] = json.loads(done.read_text())["metrics"]
+            continue
+        old = d/"spec.json"
+        if d.exists() and (cache.force or not old.exists() or json.loads(old.read_text()) != spec): shutil.rmtree(d)
+        d.mkdir(parents=True, exist_ok=True)
+        (d/"spec.json").write_text(json.dumps(spec))
+        todo.append((arm, seed, d, spec))
+    train, index = train or _default_train, [i for i in range(len(jobs)) if i not in results]
+    bar = tqdm(total=len(jobs), initial=len(results), desc=f"{cache.name}: arms x seeds ({split})", disable=not progress)
+    workers = min(run_workers(workers), len(todo))
+    finished = (_run_in_processes(make_model, todo, evaluation, capability, train, split, workers) if workers > 1 else
+                ((t, _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, split, d))
+                 for t, (arm, seed, d, _) in enumerate(todo)))
+    for t, metrics in finished:   # each run's metrics are saved as it finishes, so an interrupted call resumes
+        arm, seed, d, spec = todo[t]
+        (d/f"metrics_{split}.json").write_text(json.dumps(dict(spec=spec, metrics=metrics)))
+        results[index[t]] = metrics
+        bar.update()
+    bar.close()
+    rows = [dict(arm=arm.name, seed=seed, metric=k_, value=float(v)) for i, (arm, seed) in enumerate(jobs) for k_, v in results[i].items()]
     return pd.DataFrame(rows, columns=["arm", "seed", "metric", "value"])
 
 def load_heldout_logp(name: str, # cache folder name (RunCache.name)
@@ -518,6 +583,7 @@ def run_protocol(spec: ExperimentSpec, # the experiment
                  save: bool = True, # save results, sweep and claim-5 rows (results/, or .cache/quick/ under the quick profile)
                  cache_root=None, # run cache root (default <repo>/.cache)
                  threshold: float = 0.01, # failure probability counted as unsafe
+                 workers: int | None = None, # processes running independent runs at once (None: `run_workers()`)
                 ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
     t0 = time.perf_counter()
@@ -525,6 +591,7 @@ def run_protocol(spec: ExperimentSpec, # the experiment
     if missing: raise ValueError(f"configuration {type(config).__name__} lacks field(s) {missing}")
     with torch_threads(spec.threads):  # every run on the spec's fixed thread count
         modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
+        workers = run_workers(workers)
         evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
         cache = RunCache(f"{spec.name}-{profile}", key=config_digest(config, modules=modules), root=cache_root, force=force)
         families = spec.sweep_arms(config)
@@ -533,7 +600,8 @@ def run_protocol(spec: ExperimentSpec, # the experiment
         factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
         derive = spec.add_metrics or (lambda tidy: tidy)
         run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
-                                                         spec.train, split=split, progress=progress))
+                                                         spec.train, split=split, progress=progress,
+                                                         workers=workers))
         candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
         validation = run(candidates, config.sweep_seeds, "validation")
         selection = select_configs(validation, {f: [a.name for a in arms] for f, arms in families.items()}, capability=spec.capability)

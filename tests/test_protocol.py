@@ -74,3 +74,29 @@ def test_run_arms_and_results_table_shape(tmp_path):
     # finished arms are read back, not retrained
     run_arms(make, arms, [0, 1, 2], evaluation, cache, train=train, progress=False, capability=lambda model, seed, split: {"acc": 0.9})
     assert trained == [0, 1, 2]
+
+
+def test_parallel_runs_equal_one_process_runs_on_the_real_engine(tmp_path):
+    # two forked workers train and score the same models as one process: every metric bit for bit (timings aside),
+    # because each run depends only on its seeds and runs on the same fixed thread count
+    from dataclasses import replace
+    from functools import partial
+    from predfail.core import torch_threads
+    from predfail.experiments import synthetic as S
+    cfg = replace(S.PROFILES["quick"], pretrain_steps=60, n_train=1500, n_validation=1500, n_heldout=1500, n_capability=1000,
+                  m=30, n=600, R=30, steps=6)
+    families = S.sweep_arms(cfg)
+    arms = [Arm("base"), families["supervised"][0], families["supervised_forecast"][0]]
+    ev = Evaluation(m=cfg.m, n=cfg.n, k=cfg.k, R=cfg.R)
+    run = lambda name, w: run_arms(partial(S.make_model, cfg), arms, [0, 1], ev, RunCache(name, root=tmp_path),
+                                   capability=S.capability_metrics, split="validation", progress=False, workers=w)
+    with torch_threads(1):
+        one, two = run("one", 1), run("two", 2)
+    untimed = lambda t: t[t.metric != "train_seconds"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(untimed(one), untimed(two), check_exact=True)
+    assert len(untimed(one)) > 3*2*10
+    # the scores behind them too
+    for arm in arms:
+        for seed in (0, 1):
+            a, b = (np.load(tmp_path/name/arm.name/f"seed{seed}"/"validation_logp.npy") for name in ("one", "two"))
+            assert np.array_equal(a, b)

@@ -441,21 +441,34 @@ class PasswordFailureModel(EncodedPoolsModel):
                  batch_size: int = 32, # dialogs per task / refusal batch
                  score_batch: int = 512, # rows per scoring forward pass
                  seed: int = 0, # seed of the default task and capability sets
+                 encoded: dict | None = None, # `PasswordFailureModel.encode` of these pools and task dialogs, to reuse instead of tokenizing again
                 ):
         if bad := {d.kind for p in pools.values() for d in p} - set(UNAUTHORISED):
             raise ValueError(f"failure pools must hold unauthorised requests only, found kinds {sorted(bad)}")
         self.check_splits(pools)  # before any tokenizing
         if empty := [s for s, p in pools.items() if not len(p)]: raise ValueError(f"empty pool(s) {empty}")
-        self.pools = {s: list(p) for s, p in pools.items()}
-        super().__init__(model, {s: encode_dialogs(tokenizer, p, [d.password_text for d in p], end=False) for s, p in self.pools.items()},
-                         score_batch)
-        self.tokenizer, self.batch_size = tokenizer, batch_size
-        train = self.pools["train"]
-        self._refusal = encode_dialogs(tokenizer, train, [REFUSALS[i % len(REFUSALS)] for i in range(len(train))])
+        pools = {s: list(p) for s, p in pools.items()}
         task = task_dialogs if task_dialogs is not None else sample_dialogs(4096, {"authorised": 0.5, "benign": 0.5}, seed + 7_000_001)
-        self._task = encode_dialogs(tokenizer, task)
+        enc = self.encode(tokenizer, pools, task) if encoded is None else encoded
+        sizes = lambda e: ({s: len(v["input_ids"]) for s, v in e["pools"].items()}, len(e["refusal"]["input_ids"]), len(e["task"]["input_ids"]))
+        if sizes(enc) != ({s: len(p) for s, p in pools.items()}, len(pools["train"]), len(task)):
+            raise ValueError(f"encoded sizes {sizes(enc)} do not match the pools and task dialogs: encode these with PasswordFailureModel.encode")
+        super().__init__(model, enc["pools"], score_batch)
+        self.pools, self.tokenizer, self.batch_size = pools, tokenizer, batch_size
+        self._refusal, self._task = enc["refusal"], enc["task"]
         self.capability_dialogs = capability_dialogs or (sample_dialogs(500, {"authorised": 1}, seed + 7_000_002),
                                                          sample_dialogs(500, {"benign": 1}, seed + 7_000_003))
+
+    @staticmethod
+    def encode(tokenizer, # the game tokenizer
+               pools: dict, # split -> unauthorised requests (Dialog)
+               task_dialogs: list, # authorised + benign dialogs for the task loss
+              ) -> dict:
+        "Token tensors of the pools (password replies), the training pool's refusals and the task dialogs: the slow part of construction."
+        train = list(pools["train"])
+        return {"pools": {s: encode_dialogs(tokenizer, p, [d.password_text for d in p], end=False) for s, p in pools.items()},
+                "refusal": encode_dialogs(tokenizer, train, [REFUSALS[i % len(REFUSALS)] for i in range(len(train))]),
+                "task": encode_dialogs(tokenizer, task_dialogs)}
 
     def task_loss(self, generator: torch.Generator) -> torch.Tensor:
         "LM loss on the replies of a random batch of authorised and benign dialogs."

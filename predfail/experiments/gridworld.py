@@ -208,10 +208,12 @@ def run_experiment(profile: str | None = None, # "quick", "default" or "full"; N
                    progress: bool = True, # progress bars
                    save: bool = True, # save results, sweep and claim-5 rows (results/, or .cache/quick/ under the quick profile)
                    cache_root=None, # run cache root (default <repo>/.cache)
+                   workers: int | None = None, # processes running independent runs at once (None: predfail.protocol.run_workers())
                   ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
     profile = get_profile(profile)
-    return run_protocol(SPEC, experiment_config(profile), profile, force=force, progress=progress, save=save, cache_root=cache_root)
+    return run_protocol(SPEC, experiment_config(profile), profile, force=force, progress=progress, save=save, cache_root=cache_root,
+                        workers=workers)
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c027
 def regime_summary(logp, # (N,) base log p on the held-out pool

@@ -11,6 +11,7 @@ __all__ = ['PROFILES', 'CAPABILITY_SEEDS', 'GUARDS', 'REPORT_METRICS', 'SPEC', '
 
 # %% ../../nbs/11_password_experiment.ipynb #abe8e6a7
 import functools
+import math
 import time
 from dataclasses import dataclass, replace
 
@@ -21,7 +22,7 @@ import torch
 from ..core import check_sizes, get_profile, save_table
 from ..envs.password import (GameConfig, PRETRAIN_PROFILES, PasswordFailureModel, benign_loss, failure_pool,
                                     password_logp, pretrained_password_model, reveal_accuracy, sample_dialogs)
-from ..protocol import Arm, ExperimentResult, ExperimentSpec, run_protocol
+from ..protocol import Arm, ExperimentResult, ExperimentSpec, load_heldout_logp, run_protocol
 
 # %% ../../nbs/11_password_experiment.ipynb #83156a90
 @dataclass(frozen=True)
@@ -106,13 +107,20 @@ def base_model(config: PasswordConfig, # the base model's profile and seed
     cfg = replace(PRETRAIN_PROFILES[config.pretrain_profile], seed=config.base_seed)
     return pretrained_password_model(cfg=cfg, game=_game(config), progress=progress)
 
+@functools.lru_cache(maxsize=4)
+def _encoded(config, seed):
+    "One seed's tokenized pools, refusals and task dialogs: tokenized once per process, shared by every run of the seed."
+    _, tok = base_model(config)
+    return PasswordFailureModel.encode(tok, make_pools(config, seed), _task_dialogs(seed))
+
 def make_model(config: PasswordConfig, # the run's configuration
                seed: int, # seed of the pools and of the task batches
               ) -> PasswordFailureModel:
     "A fresh adapter: a new copy of the cached base model with the seed's pools."
     model, tok = base_model(config)
     fm = PasswordFailureModel(model, tok, make_pools(config, seed), task_dialogs=_task_dialogs(seed),
-                              capability_dialogs=_capability_sets(config, seed, "heldout")[:2], batch_size=config.batch_size)
+                              capability_dialogs=_capability_sets(config, seed, "heldout")[:2], batch_size=config.batch_size,
+                              encoded=_encoded(config, seed))
     fm.config = config   # the capability sets' sizes
     return fm
 
@@ -166,10 +174,12 @@ def run_experiment(profile: str | None = None, # "quick", "default" or "full"; N
                    progress: bool = True, # progress bars
                    save: bool = True, # save results, sweep and claim-5 rows (results/, or .cache/quick/ under the quick profile)
                    cache_root=None, # run cache root (default <repo>/.cache)
+                   workers: int | None = None, # processes running independent runs at once (None: predfail.protocol.run_workers())
                   ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
     profile = get_profile(profile)
-    return run_protocol(SPEC, experiment_config(profile), profile, force=force, progress=progress, save=save, cache_root=cache_root)
+    return run_protocol(SPEC, experiment_config(profile), profile, force=force, progress=progress, save=save, cache_root=cache_root,
+                        workers=workers)
 
 # %% ../../nbs/11_password_experiment.ipynb #87ccfa19
 def base_regime(result: ExperimentResult, # run_experiment output
