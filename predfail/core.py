@@ -191,14 +191,24 @@ def load_or_compute(path: Path | str, # where the finished result lives (a file 
     path = Path(path)
     if path.exists() and not force: return load(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    if tmp.exists(): shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
-    try:
-        save(compute(), tmp)
-        if force and path.exists(): shutil.rmtree(path) if path.is_dir() else path.unlink()
-        try: os.replace(tmp, path)
-        except OSError:  # a folder another process finished first: keep theirs
-            if not path.exists(): raise
-    finally:
+    with _held_lock(path.with_name(f".{path.name}.lock")):  # another process computing the same result: wait, then load it
+        if path.exists() and not force: return load(path)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
         if tmp.exists(): shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
+        try:
+            save(compute(), tmp)
+            if force and path.exists(): shutil.rmtree(path) if path.is_dir() else path.unlink()
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists(): shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
     return load(path)
+
+@contextmanager
+def _held_lock(lock_path):
+    "An exclusive lock on `lock_path` across processes (POSIX flock; no lock where fcntl is missing)."
+    try: import fcntl
+    except ImportError: yield; return
+    with open(lock_path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
