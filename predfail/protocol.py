@@ -665,7 +665,10 @@ def plot_by_arm(tidy: pd.DataFrame, # run_arms output
     fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2, 0.45*len(order) + 1.5)*len(panels), 4.4), squeeze=False)
     for ax, (met, label) in zip(axes[0], panels.items()):
         sub = tidy[tidy["metric"] == met]
-        sns.stripplot(data=sub, x="arm", y="value", order=order, ax=ax, color="0.35", size=4, jitter=0.15)
+        state = np.random.get_state()   # seaborn jitters the dots with numpy's global generator: seeded, a rerun draws the same figure
+        np.random.seed(0)
+        try: sns.stripplot(data=sub, x="arm", y="value", order=order, ax=ax, color="0.35", size=4, jitter=0.15)
+        finally: np.random.set_state(state)
         lo, hi, mean = table[f"{met}_lo"].to_numpy(), table[f"{met}_hi"].to_numpy(), table[met].to_numpy()
         if met in log_metrics: lo = np.where(lo > 0, lo, mean)   # a t interval reaching below zero: no lower whisker on a log axis
         err = np.vstack([mean - lo, hi - mean])
