@@ -6,8 +6,8 @@ Docs: https://predfail.github.io/predfail/core.html.md"""
 
 # %% auto #0
 __all__ = ['PROFILES', 'PINNED_CPU_KERNELS', 'get_profile', 'repo_root', 'output_dir', 'save_figure', 'save_table',
-           'seed_everything', 'pin_cpu_kernels', 'torch_threads', 'numerics_fingerprint', 'source_digest',
-           'check_sizes', 'config_digest', 'load_or_compute']
+           'seed_everything', 'pin_cpu_kernels', 'torch_threads', 'run_workers', 'forked_pool', 'map_in_processes',
+           'numerics_fingerprint', 'source_digest', 'check_sizes', 'config_digest', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #15f4d710
 import hashlib
@@ -101,6 +101,58 @@ def torch_threads(n: int = 1, # torch intra-op threads inside the block
     torch.set_num_threads(n)
     try: yield
     finally: torch.set_num_threads(before)
+
+# %% ../nbs/00_core.ipynb #ba83eff5
+def run_workers(workers: int | None = None, # a fixed count; None: $PREDFAIL_WORKERS, else every CPU this process may use
+               ) -> int:
+    "How many worker processes run independent jobs: 1 where forked workers cannot work."
+    import multiprocessing, torch
+    if workers is None:
+        workers = int(os.environ.get("PREDFAIL_WORKERS", 0)) or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1: raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    if "fork" not in multiprocessing.get_all_start_methods() or (torch.cuda.is_available() and torch.cuda.is_initialized()): return 1
+    return workers
+
+_INHERITED = {} # what forked workers inherit instead of receiving it pickled: the function and its items
+
+def _start_worker(threads):
+    import torch
+    torch.set_num_threads(threads)
+    os.environ["PREDFAIL_WORKERS"] = "1"   # a worker never starts workers of its own
+
+def _call_inherited(i): return _INHERITED["fn"](_INHERITED["items"][i])
+
+@contextmanager
+def forked_pool(fn, # called as fn(item) in a worker; inherited, so it need not pickle (its result must)
+                items: list, # the items
+                workers: int, # worker processes
+                threads: int = 1, # torch threads in each worker
+               ):
+    "Forked workers that inherit `fn` and `items`; yields submit(i) -> a Future of fn(items[i]). Unstarted calls are cancelled on error."
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing
+    _INHERITED.update(fn=fn, items=items)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker, initargs=(threads,))
+    try: yield lambda i: pool.submit(_call_inherited, i)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    else: pool.shutdown(wait=True)
+    finally: _INHERITED.clear()
+
+def map_in_processes(fn, # called as fn(item) in a worker; its result must pickle
+                     items, # one call per item
+                     workers: int | None = None, # processes (None: run_workers())
+                     threads: int = 1, # torch threads in each worker: a fixed count gives the same results on any machine
+                    ) -> list:
+    "[fn(item) for item in items], computed in forked worker processes (in this process when one worker would do)."
+    items = list(items)
+    workers = min(run_workers(workers), len(items))
+    if workers <= 1:
+        with torch_threads(threads): return [fn(x) for x in items]
+    with forked_pool(fn, items, workers, threads) as submit:
+        futures = [submit(i) for i in range(len(items))]
+        return [f.result() for f in futures]
 
 # %% ../nbs/00_core.ipynb #3cb1b675
 def numerics_fingerprint() -> str:

@@ -8,20 +8,17 @@ Docs: https://predfail.github.io/predfail/protocol.html.md"""
 __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'SIGNED_METRICS', 'ENGINE_MODULES', 'CLAIM5_BOUNDS',
            'PROTOCOL_FIELDS', 'FORECAST_PANELS', 'SAFETY_PANELS', 'forecast_metrics', 'safety_metrics', 'HeldoutEval',
            'evaluate_heldout', 'exponential_floor', 'score_split', 't_quantile', 'mean_ci', 'bootstrap_ci', 'metric_ci',
-           'Arm', 'Evaluation', 'RunCache', 'evaluate_model', 'run_workers', 'run_arms', 'load_heldout_logp',
-           'experiment_code_digest', 'results_table', 'select_configs', 'claim5_targets', 'claim5_row',
-           'ExperimentResult', 'update_claim5', 'ExperimentSpec', 'ablation_arms', 'run_protocol',
-           'compare_with_reference', 'plot_by_arm', 'plot_tails']
+           'Arm', 'Evaluation', 'RunCache', 'evaluate_model', 'run_arms', 'load_heldout_logp', 'experiment_code_digest',
+           'results_table', 'select_configs', 'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5',
+           'ExperimentSpec', 'ablation_arms', 'run_protocol', 'compare_with_reference', 'plot_by_arm', 'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
 import json
 import math
-import multiprocessing as mp
-import os
 import shutil
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Callable
@@ -34,7 +31,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import check_sizes, config_digest, output_dir, repo_root, save_table, source_digest, torch_threads
+from .core import (check_sizes, config_digest, forked_pool, map_in_processes, output_dir, repo_root, run_workers, save_table,
+                           source_digest, torch_threads)
 from .finetune import pool_logp
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
@@ -280,30 +278,6 @@ def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, sp
     np.save(folder/f"{split}_logp.npy", lp)
     return _jsonable({**metrics, "train_seconds": train_s})
 
-def run_workers(workers: int | None = None, # a fixed count; None: $PREDFAIL_WORKERS, else every CPU this process may use
-               ) -> int:
-    "How many worker processes run independent (arm, seed) runs: 1 where forked workers cannot work."
-    if workers is None: workers = int(os.environ.get("PREDFAIL_WORKERS", 0)) or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
-    if workers < 1: raise ValueError(f"workers must be at least 1, got {workers}")
-    # forked children cannot use a CUDA context of their parent; platforms without fork would need picklable factories
-    if "fork" not in mp.get_all_start_methods() or (torch.cuda.is_available() and torch.cuda.is_initialized()): return 1
-    return workers
-
-_FORKED = {} # the current run_arms call's callables: forked workers inherit them, so factories and trainers need not pickle
-
-def _start_worker(threads):
-    torch.set_num_threads(threads)
-    os.environ["PREDFAIL_WORKERS"] = "1"   # a worker never starts workers of its own
-
-def _warm_seed(seed, kwargs):
-    _FORKED["make_model"](seed, **kwargs)   # builds the seed's cached pieces (a base model trained once) in one process
-    return seed
-
-def _run_job(i):
-    f = _FORKED
-    arm, seed, d, _ = f["todo"][i]
-    return i, _train_and_evaluate(f["make_model"], arm, seed, f["evaluation"], f["capability"], f["train"], f["split"], d)
-
 def _expected_cost(job):
     "Sort key, most expensive first: runs without the score cache rescore the pool every step, then the longest fine-tunings."
     c = job[0].config or {}
@@ -313,21 +287,14 @@ def _run_in_processes(make_model, todo, evaluation, capability, train, split, wo
     "Yield (job index, metrics) as forked workers finish them: each seed's shared pieces first, then the longest runs first."
     first = {}
     for arm, seed, _, _ in todo: first.setdefault(seed, arm.model_kwargs)
-    seeds = list(first)
-    make_model(seeds[0], **first[seeds[0]])   # pieces shared by every seed (a pretrained base model) are built once, here
-    _FORKED.update(make_model=make_model, todo=todo, evaluation=evaluation, capability=capability, train=train, split=split)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"), initializer=_start_worker,
-                                 initargs=(torch.get_num_threads(),)) as pool:
-            list(pool.map(_warm_seed, seeds[1:], [first[s] for s in seeds[1:]]))
-            order = sorted(range(len(todo)), key=lambda i: _expected_cost(todo[i]), reverse=True)
-            futures = [pool.submit(_run_job, i) for i in order]
-            try:
-                for fut in as_completed(futures): yield fut.result()
-            except BaseException:
-                for fut in futures: fut.cancel()
-                raise
-    finally: _FORKED.clear()
+    seeds, threads = list(first), torch.get_num_threads()
+    make_model(seeds[0], **first[seeds[0]])   # pieces every seed shares (a pretrained base model) are built once, here
+    def warm(seed): make_model(seed, **first[seed])   # each further seed's own pieces (its base model), once, in one worker
+    map_in_processes(warm, seeds[1:], workers, threads)
+    run = lambda job: _train_and_evaluate(make_model, job[0], job[1], evaluation, capability, train, split, job[2])
+    with forked_pool(run, todo, workers, threads) as submit:
+        futures = {submit(i): i for i in sorted(range(len(todo)), key=lambda i: _expected_cost(todo[i]), reverse=True)}
+        for fut in as_completed(futures): yield futures[fut], fut.result()
 
 def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureModel (trained or loaded)
              arms, # list of Arm
