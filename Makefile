@@ -52,7 +52,7 @@ readme: install
 	$(PY) tools/make_readme.py
 
 pytest: install
-	$(BIN)/pytest -n 2 tests
+	$(BIN)/pytest -n 2 --durations=12 tests
 
 test: check-sync nbtest chromium docs pytest
 
