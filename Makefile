@@ -12,6 +12,9 @@ PROFILE ?= default
 WORKERS ?= 2
 # torch's AVX2 kernels on every x86-64 machine, so AVX-512 machines train what AVX2 ones do (predfail.core.pin_cpu_kernels)
 export ATEN_CPU_CAPABILITY ?= avx2
+# pip installs without byte-compiling every file of torch and transformers (70 s of the install); Python compiles the
+# modules actually imported on first use and keeps them, so bytecode writing stays on
+export PYTHONDONTWRITEBYTECODE :=
 # extra arguments for the reproduce driver, e.g. ARGS=--force
 ARGS ?=
 
@@ -29,8 +32,8 @@ help:
 # nothing pulls a CUDA build.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q torch==2.13.0 -c constraints.txt $(QUIET_PIP)
-	$(PY) -m pip install -q -e ".[dev]" -c constraints.txt $(QUIET_PIP)
+	$(PY) -m pip install -q --no-compile torch==2.13.0 -c constraints.txt $(QUIET_PIP)
+	$(PY) -m pip install -q --no-compile -e ".[dev]" -c constraints.txt $(QUIET_PIP)
 	@touch $(STAMP)
 
 install: $(STAMP)
