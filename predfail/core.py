@@ -106,11 +106,12 @@ def torch_threads(n: int = 1, # torch intra-op threads inside the block
 def run_workers(workers: int | None = None, # a fixed count; None: $PREDFAIL_WORKERS, else every CPU this process may use
                ) -> int:
     "How many worker processes run independent jobs: 1 where forked workers cannot work."
-    import multiprocessing, torch
+    import sys, torch
     if workers is None:
         workers = int(os.environ.get("PREDFAIL_WORKERS", 0)) or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1: raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
-    if "fork" not in multiprocessing.get_all_start_methods() or (torch.cuda.is_available() and torch.cuda.is_initialized()): return 1
+    # fork is safe with torch on Linux only (macOS defaults to spawn for a reason); a forked child cannot use its parent's CUDA
+    if not sys.platform.startswith("linux") or (torch.cuda.is_available() and torch.cuda.is_initialized()): return 1
     return workers
 
 _INHERITED = {} # what forked workers inherit instead of receiving it pickled: the function and its items
