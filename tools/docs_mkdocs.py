@@ -17,7 +17,7 @@ Glue only; nbdev and mkdocs do the work:
    chromium by tools/ensure_chromium.sh) is copied into `_docs/assets/mathjax/` so formulas render offline; without
    it the pages load MathJax from a CDN (with a warning).
 """
-import argparse, os, re, shutil, subprocess, sys, time
+import argparse, contextlib, os, re, shutil, subprocess, sys, tempfile, time
 from pathlib import Path
 
 # jsonschema (via nbformat) imports the optional rfc3987_syntax, which compiles 38 grammars at import (seconds on
@@ -199,6 +199,24 @@ def build_site(config):
     finally: os.chdir(cwd)
 
 
+@contextlib.contextmanager
+def without_quarto_install():
+    "An environment for `nbdev-proc-nbs` in which it finds a `quarto` and so does not try to install one."
+    # nbdev-proc-nbs never runs Quarto, but where `quarto` is not on PATH it first tries to download Quarto and
+    # install it with sudo. An offline build must not do that: a stand-in `quarto` that refuses to run satisfies
+    # the check and fails loudly should nbdev ever call it.
+    with tempfile.TemporaryDirectory() as shim_dir:
+        shim = Path(shim_dir)/"quarto"
+        shim.write_text("#!/bin/sh\necho 'quarto: not available in the offline docs build (tools/docs_mkdocs.py)' >&2\nexit 1\n")
+        shim.chmod(0o755)
+        yield {**os.environ, "PATH": os.pathsep.join([shim_dir, os.environ.get("PATH", "")])}
+
+
+def process_notebooks():
+    "Run `nbdev-proc-nbs`, which writes the processed notebooks to `_proc/`."
+    with without_quarto_install() as env: subprocess.run([bin_path("nbdev-proc-nbs")], cwd=ROOT, check=True, env=env)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--site-dir", default=str(ROOT/"_docs"), help="output folder (default: _docs/)")
@@ -206,8 +224,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     site_dir, build, proc = Path(args.site_dir).resolve(), ROOT/"build"/"docs", ROOT/"_proc"
     t0 = time.perf_counter()
-    if not args.skip_proc:
-        subprocess.run([bin_path("nbdev-proc-nbs")], cwd=ROOT, check=True)
+    if not args.skip_proc: process_notebooks()
     t1 = time.perf_counter()
     nav = prepare(proc, build/"src")
     if not nav: sys.exit("ERROR: no processed notebooks in _proc/ (is nbs/ empty?)")
