@@ -258,6 +258,7 @@ def reproduce(profile: str = "default", # run profile: "quick", "default" or "fu
              ) -> list[dict]:
     "Rerun the experiment notebooks at `profile` (reusing unchanged results), then README.md and the site."
     from concurrent.futures import ThreadPoolExecutor
+    from unittest.mock import patch
     if workers < 1: raise ValueError(f"workers must be >= 1, got {workers}")
     profile, root = get_profile(profile), Path(root or repo_root())
     nbs = experiment_notebooks(root/"nbs", notebooks, with_driver=not slow)
@@ -277,7 +278,9 @@ def reproduce(profile: str = "default", # run profile: "quick", "default" or "fu
         if not quiet and s["status"] == "ran": bar.write(f"[{i}/{len(nbs)}] {nb.name}: ran in {s['seconds']:.0f}s, wrote {s['products']} file(s)", file=sys.stdout)
         bar.update()
         return s
-    with ThreadPoolExecutor(workers) as pool:  # in notebook order; with one worker, strictly one after another
+    # notebooks that time themselves record how many ran beside them (their wall time includes the shared cores)
+    with patch.dict(os.environ, {"PREDFAIL_NOTEBOOKS_AT_ONCE": str(max(1, min(workers, len(nbs))))}), \
+         ThreadPoolExecutor(workers) as pool:  # in notebook order; with one worker, strictly one after another
         futures = {nb: pool.submit(step, i, nb) for i, nb in enumerate(nbs, 1)}
         for nb, fut in futures.items():
             try: steps[nb] = fut.result()
