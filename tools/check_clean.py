@@ -4,7 +4,7 @@ Runs both tools and compares file hashes before and after, so it works on a dirt
 (unlike `git diff`). The tools have already fixed the files when this fails: review and commit them.
 `nbdev-proc-nbs` (the docs build) executes every cell that imports, so such a cell must hold imports only.
 """
-import hashlib, json, re, subprocess, sys
+import ast, hashlib, json, re, subprocess, sys
 from pathlib import Path
 
 def snapshot(*dirs):
@@ -20,20 +20,16 @@ def check(cmd, *dirs):
         print(f"ERROR: `{cmd}` changed {len(changed)} file(s); they were not clean/in sync:", *changed, sep="\n  ")
     return not changed
 
-IMPORT = re.compile(r"^\s*(import\s|from\s+\S+\s+import\s)")
+IMPORTS = (ast.Import, ast.ImportFrom)
 
 def code_beside_imports(source: str) -> list:
-    "The lines of a cell's source that are neither imports (with their continuations), comments nor blank, if it imports."
-    lines = source.splitlines()
-    if not any(IMPORT.match(l) for l in lines): return []
-    other, open_paren = [], False
-    for line in lines:
-        s = line.strip()
-        if open_paren: open_paren = not s.endswith(")"); continue
-        if not s or s.startswith("#"): continue
-        if IMPORT.match(line): open_paren = "(" in s and not s.endswith(")"); continue
-        other.append(s)
-    return other
+    "First lines of a cell's top-level statements other than imports, if the docs build runs the cell for its imports."
+    # nbdev's rule: a cell that parses and holds an import anywhere runs whole (its nbdev_export() cell excepted)
+    if "nbdev_export()" in source: return []
+    try: tree = ast.parse(source)
+    except SyntaxError: return []  # magics or shell lines: nbdev does not run the cell either
+    if not any(isinstance(node, IMPORTS) for node in ast.walk(tree)): return []
+    return [ast.get_source_segment(source, node).splitlines()[0] for node in tree.body if not isinstance(node, IMPORTS)]
 
 def check_imports_alone(folder):
     bad = []
