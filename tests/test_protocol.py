@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from predfail.forecast import forecast_batch
-from predfail.protocol import (FLOOR_METRICS, FORECAST_METRICS, SAFETY_METRICS, Arm, Evaluation, RunCache, bootstrap_ci,
+from predfail.protocol import (FLOOR_METRICS, FORECAST_METRICS, SAFETY_METRICS, Arm, Evaluation, RunCache, metric_ci,
                                evaluate_heldout, results_table, run_arms)
 
 
@@ -70,7 +70,7 @@ def test_run_arms_and_results_table_shape(tmp_path):
     t = table.set_index("arm")
     assert t.loc["safer", "mean_p"] < t.loc["base", "mean_p"] < t.loc["riskier", "mean_p"]
     vals = tidy[(tidy.arm == "base") & (tidy.metric == "mean_p")]["value"]
-    assert (t.loc["base", "mean_p"], t.loc["base", "mean_p_lo"], t.loc["base", "mean_p_hi"]) == pytest.approx(bootstrap_ci(vals))
+    assert (t.loc["base", "mean_p"], t.loc["base", "mean_p_lo"], t.loc["base", "mean_p_hi"]) == pytest.approx(metric_ci("mean_p", vals))
     # finished arms are read back, not retrained
     run_arms(make, arms, [0, 1, 2], evaluation, cache, train=train, progress=False, capability=lambda model, seed, split: {"acc": 0.9})
     assert trained == [0, 1, 2]
