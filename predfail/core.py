@@ -7,8 +7,8 @@ Docs: https://predfail.github.io/predfail/core.html.md"""
 # %% auto #0
 __all__ = ['PROFILES', 'PINNED_CPU_KERNELS', 'get_profile', 'repo_root', 'output_dir', 'clean_stale_temps', 'atomic_path',
            'atomic_write', 'file_lock', 'save_figure', 'save_table', 'seed_everything', 'pin_cpu_kernels',
-           'torch_threads', 'run_workers', 'forked_pool', 'map_in_processes', 'numerics_fingerprint', 'source_digest',
-           'check_sizes', 'config_digest', 'CacheWarning', 'warn_cache', 'load_or_compute']
+           'torch_threads', 'show_progress', 'run_workers', 'forked_pool', 'map_in_processes', 'numerics_fingerprint',
+           'source_digest', 'check_sizes', 'config_digest', 'CacheWarning', 'warn_cache', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #15f4d710
 import errno
@@ -178,6 +178,14 @@ def torch_threads(n: int = 1, # torch intra-op threads inside the block
     torch.set_num_threads(n)
     try: yield
     finally: torch.set_num_threads(before)
+
+# %% ../nbs/00_core.ipynb #789b477c
+def show_progress(wanted: bool | None = True, # the caller's wish (None counts as yes)
+                 ) -> bool:
+    "Whether to draw a progress bar: when wanted and standard error is a terminal (not a notebook, a pipe or a log)."
+    if wanted is False: return False
+    try: return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError): return False
 
 # %% ../nbs/00_core.ipynb #ba83eff5
 def run_workers(workers: int | None = None, # a fixed count; None: $PREDFAIL_WORKERS, else every CPU this process may use
