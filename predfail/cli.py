@@ -462,6 +462,7 @@ def _save_tail_plot(scores, report, path):
     ax = plot_tail(scores, [f["n"] for f in report["forecasts"]], k=report["k"], positions=report["positions"], method=report["method"])
     try:
         with atomic_path(path) as tmp: ax.figure.savefig(tmp, dpi=120, bbox_inches="tight")
+    except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None   # name the output, not its temporary
     finally: plt.close(ax.figure)
 
 def _save_diagnostics(scores, report, path):
@@ -472,6 +473,7 @@ def _save_diagnostics(scores, report, path):
     fig = FORECASTERS[report["method"]](scores, report["k"], report["positions"]).plot_diagnostics()
     try:
         with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None   # name the output, not its temporary
     finally: plt.close(fig)
 
 _IMAGE_TYPES = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
