@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .core import check_sizes, config_digest
+from .core import atomic_path, check_sizes, config_digest, warn_cache
 from .loss import (ERROR_UNITS, LOSS_KINDS, STOP_GRADS, TARGETS, deployment_target, forecastability_loss,
                            gumbel_tail_forecast_torch, scores_from_logp_torch, top_k_torch)
 
@@ -402,14 +402,16 @@ def _model_signature(model):
 
 def _save_checkpoint(path, **state):
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp: torch.save(state, tmp)   # a kill mid-save leaves the previous checkpoint
 
 # %% ../nbs/07_finetune.ipynb #38ab94cd
 def _resume(model, opt, config, state, generator, ckpt, ident):
     "Load the checkpoint into model, optimizer, generator and state; return (history, start step)."
-    saved = torch.load(ckpt, weights_only=False)
+    try: saved = torch.load(ckpt, weights_only=False)
+    except Exception as e:   # truncated or corrupt (a kill mid-save of an older version): start afresh, saying so
+        warn_cache(ckpt, f"unreadable checkpoint ({type(e).__name__}); starting the run from step 0")
+        torch.manual_seed(config.seed)   # as a fresh run does
+        return [], 0
     if {k: saved[k] for k in ident} != ident:
         diff = {k: (saved["config"].get(k), v) for k, v in asdict(config).items()
                 if k not in ("steps", "checkpoint_every") and saved["config"].get(k) != v}

@@ -8,8 +8,9 @@ Docs: https://predfail.github.io/predfail/lm.html.md"""
 __all__ = ['LORA_TARGETS', 'SPLITS', 'load_causal_lm', 'ensure_pad_token', 'encode_prompts', 'encode_completions',
            'pad_prompt_reply', 'pad_id', 'encode_pairs', 'model_device', 'token_logprobs', 'masked_nll',
            'logp_from_batch', 'world', 'length_sorted_logp', 'teacher_forced_logp', 'stepwise_logp',
-           'logp_rounding_bound', 'assert_logp_close', 'failure_logp', 'sample_reply_tokens', 'greedy_match',
-           'add_lora', 'load_lora', 'EncodedPoolsModel', 'CausalLMFailureModel', 'smollm_path']
+           'logp_rounding_bound', 'assert_logp_close', 'ContextLengthError', 'context_length', 'check_context',
+           'failure_logp', 'sample_reply_tokens', 'greedy_match', 'add_lora', 'load_lora', 'EncodedPoolsModel',
+           'CausalLMFailureModel', 'smollm_path']
 
 # %% ../nbs/15_lm.ipynb #c61095b6
 import math
@@ -19,8 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from .core import show_progress
 from .finetune import FailureModel
 
 # %% ../nbs/15_lm.ipynb #010625fc
@@ -40,6 +43,7 @@ def load_causal_lm(name_or_path: str | Path, # a Hub model name, or a local dire
     if gguf_file is not None and p.is_dir() and not (p / gguf_file).exists():
         found = sorted(q.name for q in p.glob("*.gguf"))
         raise FileNotFoundError(f"GGUF file {gguf_file!r} not found in {name_or_path}" + (f"; it holds {', '.join(found)}" if found else "; it holds no .gguf file"))
+    if not show_progress(): transformers.utils.logging.disable_progress_bar()   # no "Loading weights" bar in notebooks and logs
     kw = {"gguf_file": gguf_file} if gguf_file else {}
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, **kw)
@@ -270,6 +274,37 @@ def assert_logp_close(actual, # log-probabilities (array-like)
                              f"worst row {i}: {float(a.flat[i])} vs {float(e.flat[i])} (gap {float(gap.flat[i]):.3g}, "
                              f"bound {float(b.flat[i]):.3g})")
 
+# %% ../nbs/15_lm.ipynb #31c75b60
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length")
+
+class ContextLengthError(ValueError):
+    "A row longer than the model's context; `row` is its 0-based index and `detail` the message without it."
+    def __init__(self, row: int, detail: str):
+        super().__init__(f"prompt {row}: {detail}")
+        self.row, self.detail = row, detail
+
+def context_length(model, # a transformers causal LM (PEFT-wrapped too)
+                  ) -> int | None:
+    "The most tokens the model takes (its configuration's max_position_embeddings, n_positions, ...); None if unstated."
+    config = getattr(model, "config", None)
+    for key in _CONTEXT_KEYS:
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0: return value
+    return None
+
+def check_context(model, # a transformers causal LM
+                  enc: dict, # padded rows (`pad_prompt_reply`)
+                 ):
+    "Raise ContextLengthError naming the first row whose prompt and completion exceed the model's context."
+    limit = context_length(model)
+    if limit is None: return
+    lengths = enc["attention_mask"].sum(1)
+    over = torch.nonzero(lengths > limit).flatten()
+    if len(over):
+        row = int(over[0])
+        raise ContextLengthError(row, f"prompt and completion take {int(lengths[row]):,} tokens, more than the model's context "
+                                      f"of {limit:,} ({len(over):,} row(s) too long); shorten the prompt or use a longer-context model")
+
 # %% ../nbs/15_lm.ipynb #e163c92c
 def failure_logp(model, # any transformers causal LM (PEFT-wrapped too)
                  tokenizer, # its tokenizer
@@ -278,13 +313,14 @@ def failure_logp(model, # any transformers causal LM (PEFT-wrapped too)
                  end: bool = False, # False: the reply begins with the completion; True: it is exactly the completion
                  batch_size: int = 16, # rows per forward pass
                  use_chat_template: bool | None = None, # None: when the tokenizer has one
-                 progress: bool | None = None, # None: a progress bar for more than 2,000 prompts
+                 progress: bool | None = None, # None: a progress bar for more than 2,000 prompts (on a terminal only)
                  shard: bool | None = None, # None: split the batches across processes when torch.distributed is initialised
                 ) -> np.ndarray:
     "Exact log P(reply starts with / is the completion | prompt) for each prompt, float64 numpy array."
     if not len(prompts): raise ValueError("no prompts to score")
     enc = encode_pairs(tokenizer, prompts, completions, end, use_chat_template)
-    progress = len(prompts) > 2000 if progress is None else progress
+    check_context(model, enc)
+    progress = show_progress(len(prompts) > 2000 if progress is None else progress)
     shard = world()[1] > 1 if shard is None else shard
     with torch.no_grad():
         return length_sorted_logp(model, enc, torch.arange(len(prompts)), batch_size, progress, shard).numpy()

@@ -456,11 +456,13 @@ def update_claim5(experiment: str, # the experiment whose rows are replaced
                   rows: list, # claim5_row dicts
                  ) -> Path:
     "Replace `experiment`'s rows of results/claim5.csv (one row per experiment and forecast arm, sorted) and return the path."
+    from predfail.core import atomic_path, file_lock
     path = output_dir("results")/"claim5.csv"
-    old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["experiment"])
-    new = pd.concat([old[old["experiment"] != experiment], pd.DataFrame(rows)], ignore_index=True)
-    new = new.sort_values(["experiment", "arm"], ignore_index=True)  # the same file whichever experiment finished last
-    new.to_csv(path, index=False)
+    with file_lock(path):   # experiments finishing at once (make reproduce runs two notebooks) would lose each other's rows
+        old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["experiment"])
+        new = pd.concat([old[old["experiment"] != experiment], pd.DataFrame(rows)], ignore_index=True)
+        new = new.sort_values(["experiment", "arm"], ignore_index=True)  # the same file whichever experiment finished last
+        with atomic_path(path) as tmp: new.to_csv(tmp, index=False)
     return path
 
 # %% ../nbs/08_protocol.ipynb #3e9e55be

@@ -90,7 +90,7 @@ def test_score_writes_logp_that_forecast_reads(capsys, tmp_path, tiny_lm_dir):
     out = tmp_path/"scores.csv"
     status, stdout, err = run(capsys, "score", "--model", tiny_lm_dir, "--prompts", prompts, "--prompt-column", "text",
                               "--completion-column", "pw", "--out", out, "--batch-size", "8")
-    assert status == 0 and "scored 30 prompts" in stdout, err
+    assert status == 0 and "scored 30 prompts" in err and stdout == "", err
     lines = out.read_text().splitlines()
     assert lines[0] == "row,logp" and len(lines) == 31
     model, tok = load_causal_lm(tiny_lm_dir)
@@ -107,7 +107,7 @@ def test_score_writes_logp_that_forecast_reads(capsys, tmp_path, tiny_lm_dir):
 @pytest.mark.parametrize("text, extra, message", [
     ("", ["--completion", "x"], "is empty"),
     ('{"prompt": "hi"}\n{"prompt": \n', ["--completion", "x"], "line 2: not valid JSON"),
-    ('{"text": "hi"}\n', ["--completion", "x"], "no column 'prompt'; available columns: text"),
+    ('{"text": "hi"}\n', ["--completion", "x"], "no column 'prompt' (--prompt-column); available columns: text"),
     ('{"prompt": "hi"}\n', ["--completion", ""], "--completion is empty"),
     ('{"prompt": "hi", "c": " "}\n', ["--completion-column", "c"], "line 1: the completion is empty"),
     ('{"prompt": "hi"}\n', ["--completion-column", "c"], "no column 'c'"),

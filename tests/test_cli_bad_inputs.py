@@ -1,0 +1,254 @@
+"""Hidden-input suite of the `predfail` command line: every bad input exits 2 with one line naming the problem and
+leaves no output file; outputs are written whole (a full disk, Ctrl-C, a closed pipe); `score --out - | forecast -`."""
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from predfail.cli import main
+
+DATA = Path(__file__).parent/"data"
+P = [float(x) for x in np.random.default_rng(0).beta(0.5, 20, 200)]
+GOOD = "p\n" + "".join(f"{x!r}\n" for x in P)
+
+
+def _exe():
+    exe = Path(sys.executable).parent/"predfail"
+    assert exe.exists(), "the predfail console script is not installed"
+    return str(exe)
+
+
+def _check_error(status, out, err, message):
+    lines = err.splitlines()
+    assert status == 2, (status, err)
+    assert out == "", out
+    assert len(lines) == 1 and lines[0].startswith("predfail: error:"), err
+    assert message in lines[0], (message, lines[0])
+    assert "Traceback" not in err and "Warning" not in err and "np.float64" not in err
+
+
+# (case, file name, file content (str or bytes), extra arguments, expected part of the message)
+FORECAST_CASES = [
+    ("missing file", None, None, [], "file not found"),
+    ("folder as file", "dir", "DIR", [], "is a directory, not a file"),
+    ("empty file", "e.csv", "", [], "is empty"),
+    ("blank lines only", "b.csv", "\n \n", [], "is empty"),
+    ("header only", "h.csv", "p\n", [], "has a header (p) but no data rows"),
+    ("ragged row", "r.csv", "p\n0.1\n0.2,0.3\n", [], "line 3: 2 field(s) but the header has 1"),
+    ("JSON array", "a.json", "[" + ",".join(json.dumps({"p": x}) for x in P * 50) + "]", [], "holds a JSON array"),
+    ("JSON array, .jsonl", "a.jsonl", '[{"p": 0.1}]\n', [], "holds a JSON array"),
+    ("bad JSON line", "j.jsonl", '{"p": 0.1}\n{"p": \n', [], "line 2: not valid JSON"),
+    ("JSON line not an object", "o.jsonl", '{"p": 0.1}\n[1]\n', [], "line 2: expected a JSON object, got list"),
+    ("not UTF-8", "l.csv", b"p\n0.1\n0.2\xe9\n", [], "line 3: not UTF-8 text (byte 0xe9)"),
+    ("UTF-16", "u.csv", "p\n0.1\n".encode("utf-16"), [], "is UTF-16 text"),
+    ("binary file", "bin.csv", b"\x00\x01\x02p", [], "is not a text file"),
+    ("word among numbers", "w.csv", "p\n0.1\nhigh\n", [], "line 3: column 'p' holds 'high', not a number"),
+    ("long word is cut", "lw.csv", "p\n0.1\n" + "x" * 100_000 + "\n", [], "... (100,000 characters)', not a number"),
+    ("NaN", "nan.csv", "p\n0.1\nnan\n", [], "line 3: column 'p' is NaN"),
+    ("JSON null", "null.jsonl", '{"p": 0.1}\n{"p": null}\n', [], "line 2: column 'p' holds null"),
+    ("p above 1", "p1.csv", "p\n0.1\n1.5\n", [], "line 3: probabilities must lie in [0, 1]"),
+    ("negative p", "pn.csv", "p\n0.1\n-0.2\n", [], "line 3: probabilities must lie in [0, 1]"),
+    ("positive logp", "lp.csv", "logp\n-1\n0.5\n", [], "log-probabilities must be <= 0"),
+    ("certain failure", "c.csv", "p\n0.1\n0.2\n1\n", [], "line 4: failure probability 1"),
+    ("scores near 1e200", "big.csv", "score\n" + "".join(f"{x * 1e200!r}\n" for x in P), [], "line 2: score 1.888e+198 is outside ±1000"),
+    ("score +inf", "inf.csv", "score\n0.1\ninf\n", [], "line 3: scores contain 1 value(s) of +inf"),
+    ("header mixes names and numbers", "mix.csv", "id,0.5\na,0.1\n", [], "line 1: the first row mixes names and numbers"),
+    ("header-less without --kind", "nh.csv", "".join(f"{x!r}\n" for x in P), [], "no header: line 1 is read as a value"),
+    ("header-less, --column by name", "nh2.csv", "".join(f"{x!r}\n" for x in P), ["--column", "p"], "no column 'p'; available columns: 1 (the file has no header"),
+    ("repeated header", "rep.csv", "p,p\n0.1,0.2\n", [], "repeated column names"),
+    ("unknown column", "g.csv", GOOD, ["--column", "prob"], "no column 'prob'; available columns: p"),
+    ("ambiguous kind", "k.csv", "id,prob\na,0.1\n", [], "cannot tell whether column 'prob'"),
+    ("several numeric columns", "s.csv", "x,y\n0.1,0.2\n", [], "several numeric columns (x, y)"),
+    ("counts failures > trials", "ct.csv", "failures,trials\n1,10\n12,10\n", [], "failures must lie between 0 and trials"),
+    ("too few scores", "few.csv", "p\n0.1\n0.2\n0.3\n", [], "need at least k = 10 usable scores"),
+    ("n not above m", "g.csv", GOOD, ["--n", "100"], "must exceed the evaluation size m = 200; got 100"),
+    ("n infinite", "g.csv", GOOD, ["--n", "inf"], "--n must be finite and at least 1, got inf"),
+    ("n not a number", "g.csv", GOOD, ["--n", "lots"], "argument --n: invalid float value: 'lots'"),
+    ("k = 1", "g.csv", GOOD, ["--k", "1"], "argument --k: must be at least 2, got 1"),
+    ("k fractional", "g.csv", GOOD, ["--k", "2.5"], "argument --k: must be a whole number, got 2.5"),
+    ("interval 1.5", "g.csv", GOOD, ["--interval", "1.5"], "--interval must lie in (0, 1), e.g. 0.9; got 1.5"),
+    ("bootstrap 1e8", "g.csv", GOOD, ["--interval", "0.9", "--bootstrap-samples", "1e8"],
+     "argument --bootstrap-samples: must be between 1 and 100,000, got 100,000,000"),
+    ("bootstrap too few", "g.csv", GOOD, ["--interval", "0.9", "--bootstrap-samples", "20"], "B = 20 bootstrap samples are too few"),
+    ("seed -1", "g.csv", GOOD, ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    ("tau 1", "g.csv", GOOD, ["--tau", "1"], "--tau must lie in (0, 1); got 1"),
+    ("unknown kind", "g.csv", GOOD, ["--kind", "odds"], "argument --kind: invalid choice: 'odds'"),
+    ("unknown method", "g.csv", GOOD, ["--method", "oracle"], "unknown method 'oracle'"),
+    ("plot over the input", "g.csv", GOOD, ["--plot", "{file}"], "is the input file: writing it would destroy the input"),
+    ("plot in a missing folder", "g.csv", GOOD, ["--plot", "{tmp}/nowhere/t.png"], "the folder {tmp}/nowhere does not exist"),
+    ("plot is a folder", "g.csv", GOOD, ["--plot", "{tmp}"], "is a folder; give a file name"),
+    ("plot of unknown type", "g.csv", GOOD, ["--plot", "{tmp}/t.xyz"], "unknown image type 'xyz'"),
+    ("diagnostics over the plot", "g.csv", GOOD, ["--plot", "{tmp}/same.png", "--diagnostics", "{tmp}/same.png"], "is the --plot file"),
+]
+
+
+@pytest.mark.parametrize("case, name, content, extra, message", FORECAST_CASES, ids=[c[0] for c in FORECAST_CASES])
+def test_forecast_bad_input(capsys, tmp_path, case, name, content, extra, message):
+    path = tmp_path/(name or "missing.csv")
+    if content == "DIR": path.mkdir()
+    elif isinstance(content, bytes): path.write_bytes(content)
+    elif content is not None: path.write_text(content)
+    before = sorted(tmp_path.rglob("*"))
+    fill = lambda s: s.format(tmp=tmp_path, file=path)
+    argv = ["forecast", str(path), "--n", "1e5"] + [fill(a) for a in extra]
+    if "--plot" not in extra: argv += ["--plot", str(tmp_path/"out.png")]
+    status = main(argv)
+    out, err = capsys.readouterr()
+    _check_error(status, out, err, fill(message))
+    assert sorted(tmp_path.rglob("*")) == before            # nothing written, nothing overwritten
+    if content is not None and content != "DIR":
+        assert (path.read_bytes() if isinstance(content, bytes) else path.read_text()) == content
+
+
+def test_header_detection_keeps_every_value(capsys, tmp_path):
+    "A header-less file keeps its first value (m = 200, not 199) and the report says there was no header."
+    nh = tmp_path/"nh.csv"; nh.write_text("".join(f"{x!r}\n" for x in P))
+    status = main(["forecast", str(nh), "--n", "1e5", "--kind", "p", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert status == 0 and doc["m"] == 200 and doc["header"] == "none"
+    assert main(["forecast", str(nh), "--n", "1e5", "--kind", "p"]) == 0
+    assert "no header: line 1 is a value" in capsys.readouterr().out
+    hd = tmp_path/"hd.csv"; hd.write_text(GOOD)
+    main(["forecast", str(hd), "--n", "1e5", "--json"])
+    doc2 = json.loads(capsys.readouterr().out)
+    assert doc2["m"] == 200 and doc2["header"] == "line 1" and doc2["a"] == doc["a"]
+
+
+def test_large_n_prints_as_people_write_it(capsys, tmp_path):
+    g = tmp_path/"g.csv"; g.write_text(GOOD)
+    assert main(["forecast", str(g), "--n", "1e9", "1e23", "1000000000.0000001"]) == 0
+    rows = [l.split()[0] for l in capsys.readouterr().out.splitlines() if l.strip() and l.split()[0][0].isdigit()]
+    assert rows == ["1,000,000,000", "1e+23", "1e+09"], rows
+
+
+def test_logp_near_minus_1e200_fits_without_warnings(tmp_path):
+    path = tmp_path/"lp.csv"; path.write_text("logp\n" + "".join(f"{-x * 1e200!r}\n" for x in P))
+    r = subprocess.run([_exe(), "forecast", str(path), "--n", "1e5"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+# ---- predfail score: a tiny random GPT-2 and Llama saved to folders; nothing downloaded ----
+
+@pytest.fixture(scope="module")
+def lms(tmp_path_factory):
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    from predfail.envs.password import build_tokenizer
+    tok = build_tokenizer(n_corpus=200)
+    out = {}
+    for name, make in [("gpt2", lambda: GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=48, n_embd=32, n_layer=1, n_head=2,
+                                                                  bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id))),
+                       ("llama", lambda: LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                                                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                                                                      max_position_embeddings=48)))]:
+        torch.manual_seed(0)
+        path = tmp_path_factory.mktemp(name)
+        make().save_pretrained(path); tok.save_pretrained(path)
+        out[name] = path
+    return out
+
+
+PROMPTS = "".join(json.dumps({"prompt": f"the password is {w}", "pw": "amber"}) + "\n" for w in ["oak", "elm", "ash"])
+LONG = PROMPTS + json.dumps({"prompt": " ".join(["oak"] * 200), "pw": "amber"}) + "\n"
+
+SCORE_CASES = [
+    ("prompts empty", "", ["--completion", "x"], "is empty"),
+    ("prompts JSON array", "[" + ",".join(['{"prompt": "hi"}'] * 10_000) + "]", ["--completion", "x"], "holds a JSON array"),
+    ("prompts not UTF-8", b'{"prompt": "caf\xe9"}\n', ["--completion", "x"], "line 1: not UTF-8 text"),
+    ("prompts bad JSON", '{"prompt": "hi"}\n{"prompt": \n', ["--completion", "x"], "line 2: not valid JSON"),
+    ("no prompt column", '{"text": "hi"}\n', ["--completion", "x"], "no column 'prompt' (--prompt-column); available columns: text"),
+    ("no completion column", '{"prompt": "hi"}\n', ["--completion-column", "c"], "no column 'c' (--completion-column)"),
+    ("empty completion", '{"prompt": "hi"}\n', ["--completion", ""], "--completion is empty"),
+    ("blank completion in a row", '{"prompt": "hi", "c": " "}\n', ["--completion-column", "c"], "line 1: the completion is empty"),
+    ("prompt not text", '{"prompt": 3}\n', ["--completion", "x"], "line 1: the prompt must be non-empty"),
+    ("out over the prompts", PROMPTS, ["--completion", "x", "--out", "{prompts}"], "--out {prompts} is the --prompts file"),
+    ("out in a missing folder", PROMPTS, ["--completion", "x", "--out", "{tmp}/nowhere/s.csv"], "the folder {tmp}/nowhere does not exist"),
+    ("out is a folder", PROMPTS, ["--completion", "x", "--out", "{tmp}"], "is a folder; give a file name"),
+    ("batch size 0", PROMPTS, ["--completion", "x", "--batch-size", "0"], "argument --batch-size: must be between 1 and 4,096, got 0"),
+    ("batch size 1e9", PROMPTS, ["--completion", "x", "--batch-size", "1e9"], "must be between 1 and 4,096, got 1,000,000,000"),
+    ("model missing", PROMPTS, ["--completion", "x", "--model", "{tmp}/no-model"], "model not found"),
+    ("prompt past GPT-2's context", LONG, ["--completion-column", "pw"], "line 4: prompt and completion take"),
+    ("prompt past Llama's context", LONG, ["--completion-column", "pw", "--model", "{llama}"], "more than the model's context of 48"),
+]
+
+
+@pytest.mark.parametrize("case, content, extra, message", SCORE_CASES, ids=[c[0] for c in SCORE_CASES])
+def test_score_bad_input(capsys, tmp_path, lms, case, content, extra, message):
+    prompts = tmp_path/"p.jsonl"
+    prompts.write_bytes(content) if isinstance(content, bytes) else prompts.write_text(content)
+    fill = lambda s: s.format(tmp=tmp_path, prompts=prompts, llama=lms["llama"])
+    extra = [fill(a) for a in extra]
+    argv = ["score", "--model", str(lms["gpt2"]), "--prompts", str(prompts)]
+    if "--out" not in extra: argv += ["--out", str(tmp_path/"s.csv")]
+    before = sorted(tmp_path.rglob("*"))
+    status = main(argv + extra)
+    out, err = capsys.readouterr()
+    _check_error(status, out, err, fill(message))
+    assert sorted(tmp_path.rglob("*")) == before
+    assert (prompts.read_bytes() if isinstance(content, bytes) else prompts.read_text()) == content
+
+
+def test_score_pipes_into_forecast(tmp_path, lms):
+    "`predfail score ... --out - | predfail forecast - ...`: scores on stdout, the summary on stderr."
+    prompts = tmp_path/"p.jsonl"
+    from predfail.envs.password import failure_pool
+    prompts.write_text("".join(json.dumps({"prompt": d.prompt, "pw": d.password_text}) + "\n" for d in failure_pool(40, seed=0)))
+    score = subprocess.Popen([_exe(), "score", "--model", str(lms["gpt2"]), "--prompts", str(prompts), "--completion-column", "pw",
+                              "--out", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    fc = subprocess.run([_exe(), "forecast", "-", "--n", "1e4", "--kind", "logp", "--json"], stdin=score.stdout,
+                        capture_output=True, text=True, timeout=300)
+    score.stdout.close()
+    assert score.wait(timeout=300) == 0
+    assert "scored 40 prompts" in score.stderr.read().decode()
+    assert fc.returncode == 0, fc.stderr
+    doc = json.loads(fc.stdout)
+    assert doc["m"] == 40 and doc["file"] == "standard input" and doc["header"] == "line 1"
+
+
+def test_score_out_closed_pipe_is_quiet(tmp_path, lms):
+    prompts = tmp_path/"p.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": f"say {i}"}) + "\n" for i in range(3000)))
+    p = subprocess.Popen([_exe(), "score", "--model", str(lms["gpt2"]), "--prompts", str(prompts), "--completion", "amber",
+                          "--batch-size", "256", "--out", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=300) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err, err
+
+
+def _limit_file_size():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))   # a disk that fills after 4 KB
+
+
+def test_full_disk_leaves_no_partial_output(tmp_path, lms):
+    "The scores of 300 prompts (~8 KB) on a 4 KB 'disk': an error naming the output, and no output file at all."
+    prompts = tmp_path/"p.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": f"say {i}"}) + "\n" for i in range(300)))
+    out = tmp_path/"scores.csv"
+    r = subprocess.run([_exe(), "score", "--model", str(lms["gpt2"]), "--prompts", str(prompts), "--completion", "amber",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [f"predfail: error: cannot write {out}: File too large"], r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]     # no scores.csv, no temporary
+    # the forecast's plot likewise
+    plot = tmp_path/"t.png"
+    r = subprocess.run([_exe(), "forecast", str(DATA/"eval_p.csv"), "--n", "1e5", "--plot", str(plot)],
+                       capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
+    assert r.returncode == 2 and f"cannot write {plot}" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
+
+
+def test_ctrl_c_exits_130_without_traceback():
+    p = subprocess.Popen([_exe(), "forecast", "-", "--n", "1e5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(6)                                  # imports done; waiting on standard input
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert err.decode().strip() == "predfail: interrupted"
