@@ -1,4 +1,4 @@
-"""What `pip install predfail` installs, what each extra adds, and the one-line error that names the extra a module needs.
+"""What `pip install predfail` installs, what each extra adds, and the error that names the extra a module needs.
 
 Docs: https://predfail.github.io/predfail/extras.html.md"""
 

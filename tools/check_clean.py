@@ -37,7 +37,7 @@ def check_imports_alone(folder):
     bad = []
     for nb in sorted(Path(folder).glob("*.ipynb")):
         for i, cell in enumerate(read_nb(nb).cells):
-            # exported cells (export, exporti, exports) hold module code, not examples: nbdev's directive parser says which
+            # exported cells (export, exporti, exports) hold module code, not examples (nbdev's parser says which)
             if cell.cell_type != "code" or any(d.startswith("export") for d in cell.directives): continue
             if other := code_beside_imports(cell.source): bad.append(f"{nb.name} cell {i}: {other[0][:80]}")
     if bad: print("ERROR: cells that import and run other code (the docs build would run them; move the imports to "
