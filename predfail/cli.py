@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .core import atomic_path, atomic_write
-from .forecast import INTERVAL_METHODS, LOGNORMAL_FORECASTS, METHODS, POSITIONS, fit_gumbel_tail, fit_lognormal
+from .forecast import INTERVAL_METHODS, LOGNORMAL_FORECASTS, FIT_METHODS, POSITIONS, fit_gumbel_tail, fit_lognormal
 from .scores import check_scores, log10p_from_scores, p_from_scores, scores_from_counts, scores_from_logp, scores_from_p
 
 # %% ../nbs/04_cli.ipynb #e38f47dc
@@ -212,7 +212,7 @@ def load_scores(path, # CSV or JSONL file, or "-" for standard input
 
 # %% ../nbs/04_cli.ipynb #84c54170
 FORECASTERS = {method: (lambda scores, k, positions, method=method: fit_gumbel_tail(scores, k=k, positions=positions, method=method))
-               for method in METHODS}
+               for method in FIT_METHODS}
 
 def _num(x):
     "A plain float for JSON, or None where it is not finite."
@@ -238,7 +238,7 @@ def forecast_report(scores, # failure scores ψ (−inf for p = 0)
     bad = [x for x in ns if not x > fit.m]
     if bad: raise InputError(f"every --n must exceed the evaluation size m = {fit.m}; got {', '.join(_human(x) for x in bad)}")
     q = np.asarray(fit.forecast_score(ns), dtype=np.float64)
-    lq = np.asarray(fit_lognormal(scores, lognormal).forecast_score(ns), dtype=np.float64)
+    lq = np.asarray(fit_lognormal(scores, lognormal=lognormal).forecast_score(ns), dtype=np.float64)
     risk = np.asarray(fit.aggregate_risk(ns), dtype=np.float64)
     iv = fit.interval(ns, level=interval, method=interval_method, B=B, seed=seed) if interval is not None else None
     emax = float(np.max(scores))

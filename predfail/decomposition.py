@@ -18,7 +18,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from .forecast import (METHODS, BatchForecast, GumbelTailFit, check_deployment_sizes, fit_gumbel_tail,
+from .forecast import (FIT_METHODS, BatchForecast, GumbelTailFit, check_deployment_sizes, fit_gumbel_tail,
                                forecast_batch, harmonic, line_weights, ols_line, plotting_positions, scale_estimate, top_k_desc)
 from .core import check_sizes
 from .scores import check_scores
@@ -41,9 +41,10 @@ def _prepare_top(scores, k, m):
 def forecast_tail_batch(scores, # (R, m) evaluation scores, or (R, k) top scores when `m` is given
                         n, # deployment size(s)
                         k: int = 10, # number of top scores
+                        *,
+                        m: int | None = None, # evaluation size when `scores` holds only the top k
                         method: str = "jones", # "jones" (OLS of y on ψ), "reverse" (OLS of ψ on y) or "mle"
                         positions: str = "rank", # plotting positions for "jones" and "reverse"
-                        m: int | None = None, # evaluation size when `scores` holds only the top k
                        ) -> BatchForecast:
     "Exponential-tail forecasts for many evaluation sets by Jones's regression or a less biased alternative."
     return forecast_batch(scores, n, k=k, positions=positions, m=m, method=method)
@@ -91,6 +92,7 @@ def decompose_error(scores, # (R, m) evaluation scores, or (R, k) top scores whe
                     k: int = 10, # top scores used by the forecaster
                     mu: float = 0.0, # reference tail location
                     sigma: float = 1.0, # reference tail scale
+                    *,
                     m: int | None = None, # evaluation size when `scores` holds only the top k
                     realised_max=None, # (R,) realised deployment maxima M_n, optional
                     q_true: float | None = None, # true 1/n quantile; default: the reference's μ + σ log n
@@ -222,7 +224,7 @@ def expected_scale_ratio(k: int, # top scores used
     if method == "reverse":                                 # linear in E: E[σ̂]/σ = Σα/Syy
         y = plotting_positions(10**6, k, positions)
         return float(alpha.sum()/((y - y.mean())**2).sum())
-    if method != "jones": raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if method != "jones": raise ValueError(f"unknown method {method!r}; choose one of {FIT_METHODS}")
     M = A.T @ A                                             # σ̂/σ = EᵀME / αᵀE
     if approx == "delta":
         one = np.ones(k - 1)
@@ -328,6 +330,7 @@ def rare_mode_grid(m: int, # evaluation size
                    eps_grid, # rare-mode masses ε
                    shift_grid, # rare-mode shifts s
                    size: int, # draws per cell
+                   *,
                    seed: int = 0, # random seed
                    method: str = "jones", # forecaster
                    positions: str = "rank", # plotting positions
@@ -338,7 +341,7 @@ def rare_mode_grid(m: int, # evaluation size
     for eps in eps_grid:
         for shift in shift_grid:
             d = sample_rare_mode(size, m, n, k, eps, shift, rng)
-            err = forecast_tail_batch(d.top, n, k, method, positions, m=m).score[:, 0] - d.deploy_max
+            err = forecast_tail_batch(d.top, n, k, m=m, method=method, positions=positions).score[:, 0] - d.deploy_max
             missed = d.eval_hits == 0
             rows.append(dict(eps=eps, shift=shift, draws=size, miss_rate=missed.mean(), miss_prob=(1 - eps)**m,
                              median_error=np.median(err), mean_error=err.mean(), under_rate=(err < 0).mean(),
@@ -349,11 +352,13 @@ def rare_mode_grid(m: int, # evaluation size
 # %% ../nbs/05_decomposition.ipynb #7da52710
 def fit_exponential_tail(scores, # evaluation failure scores ψ (−inf allowed for p = 0)
                          k: int = 10, # number of top scores
+                         *,
+                         m: int | None = None, # evaluation size when `scores` holds only its top scores
                          method: str = "mle", # "jones", "reverse" or "mle"
                          positions: str = "expected", # plotting positions for "jones" and "reverse"
                         ) -> GumbelTailFit:
     "Fit an exponential tail to the top k scores; `fit_gumbel_tail` with the less biased MLE as the default."
-    return fit_gumbel_tail(scores, k=k, positions=positions, method=method)
+    return fit_gumbel_tail(scores, k, m=m, positions=positions, method=method)
 
 # %% ../nbs/05_decomposition.ipynb #c1a0b2c0
 def compare_forecasters(top, # (R, k) evaluation top scores
@@ -366,7 +371,7 @@ def compare_forecasters(top, # (R, k) evaluation top scores
     "Bias, spread and under-prediction of several forecasters on the same draws."
     rows = []
     for method, positions in variants:
-        q = forecast_tail_batch(top, n, top.shape[1], method, positions, m=m).score[:, 0]
+        q = forecast_tail_batch(top, n, top.shape[1], m=m, method=method, positions=positions).score[:, 0]
         e_q, e_m = q - q_true, q - realised_max
         rows.append(dict(method=method, positions=positions if method != "mle" else "-", bias_quantile=e_q.mean(),
                          median_error_quantile=np.median(e_q), sd=q.std(ddof=1), rmse_quantile=np.sqrt((e_q**2).mean()),

@@ -109,7 +109,7 @@ def evaluate_heldout(logp_heldout, # log failure probabilities of every held-out
     capability = dict(capability or {})
     clash = set(capability) & (set(FORECAST_METRICS) | set(SAFETY_METRICS))
     if clash: raise ValueError(f"capability metric names clash with forecast/safety metrics: {sorted(clash)}")
-    errors = backtest(scores_from_logp(lp), m=m, n=n, k=k, R=R, seed=seed, positions=positions, methods=("gumbel",))
+    errors = backtest(scores_from_logp(lp), m=m, n=n, k=k, R=R, seed=seed, positions=positions, forecasters=("gumbel",))
     errors = errors[errors["method"] == "gumbel"].reset_index(drop=True)
     return HeldoutEval(errors, forecast_metrics(errors), safety_metrics(lp, errors["realised_log10p"], threshold),
                        capability, m, n, k, R)
@@ -625,7 +625,7 @@ def plot_tails(logp_by_model: dict, # label -> held-out log p (e.g. {"base": ...
         xs = np.linspace(fit.top_scores[-1], q, 50)
         ax.plot(xs, fit.a*xs + fit.b, color="C0", label=f"Gumbel fit (top {k}) to 1/n")
         ax.scatter([q], [-np.log(n)], marker="*", s=120, color="C0", zorder=3, label="forecast max")
-        dmax = backtest(s, m=m, n=n, k=k, R=R, seed=seed, methods=("gumbel",))["realised_score"].to_numpy()
+        dmax = backtest(s, m=m, n=n, k=k, R=R, seed=seed, forecasters=("gumbel",))["realised_score"].to_numpy()
         ax.scatter(dmax, np.full(dmax.size, -np.log(n)) + rng.uniform(-0.25, 0.25, dmax.size), marker="|", s=60,
                    color="C3", alpha=0.5, label=f"realised max over n={n} ({R} partitions)")
         ax.set_xlabel("failure score ψ = −log(−log p)")

@@ -19,6 +19,16 @@ P = [float(x) for x in np.random.default_rng(0).beta(0.5, 20, 200)]
 GOOD = "p\n" + "".join(f"{x!r}\n" for x in P)
 
 
+@pytest.fixture(autouse=True)
+def _library_log_handlers_on_this_tests_stderr():
+    "In-process runs only: a library logger created under an earlier test's captured stderr keeps that (closed) stream."
+    import logging
+    for name in ("transformers", "accelerate", "peft"):
+        for h in logging.getLogger(name).handlers:
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler): h.setStream(sys.stderr)
+    yield
+
+
 def _exe():
     exe = Path(sys.executable).parent/"predfail"
     assert exe.exists(), "the predfail console script is not installed"

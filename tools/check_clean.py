@@ -4,8 +4,10 @@ Runs both tools and compares file hashes before and after, so it works on a dirt
 (unlike `git diff`). The tools have already fixed the files when this fails: review and commit them.
 `nbdev-proc-nbs` (the docs build) executes every cell that imports, so such a cell must hold imports only.
 """
-import ast, hashlib, json, re, subprocess, sys
+import ast, hashlib, subprocess, sys
 from pathlib import Path
+
+from fastcore.nbio import read_nb  # the notebook reader nbdev itself uses: its cells parse their own directives
 
 def snapshot(*dirs):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest()
@@ -34,12 +36,12 @@ def code_beside_imports(source: str) -> list:
 def check_imports_alone(folder):
     bad = []
     for nb in sorted(Path(folder).glob("*.ipynb")):
-        for i, cell in enumerate(json.loads(nb.read_text())["cells"]):
-            src = "".join(cell["source"])
-            if cell["cell_type"] != "code" or re.search(r"^#\|\s*export", src, re.M): continue
-            if other := code_beside_imports(src): bad.append(f"{nb.name} cell {i}: {other[0][:80]}")
-    if bad: print("ERROR: cells that import and run other code (the docs build would run them; move the imports to their own cell):",
-                  *bad, sep="\n  ")
+        for i, cell in enumerate(read_nb(nb).cells):
+            # exported cells (export, exporti, exports) hold module code, not examples (nbdev's parser says which)
+            if cell.cell_type != "code" or any(d.startswith("export") for d in cell.directives): continue
+            if other := code_beside_imports(cell.source): bad.append(f"{nb.name} cell {i}: {other[0][:80]}")
+    if bad: print("ERROR: cells that import and run other code (the docs build would run them; move the imports to "
+                  "their own cell):", *bad, sep="\n  ")
     return not bad
 
 if __name__ == "__main__":

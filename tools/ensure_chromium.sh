@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Run by .ci/run (and `make chromium`), never by `make test`.
 # Install what the docs browser test needs when it is missing and we can (root with apt-get): Debian's chromium,
 # and MathJax with its fonts (libjs-mathjax, fonts-mathjax), which tools/docs_mkdocs.py copies into the site so
 # formulas render offline. Never fails the build by itself: the browser test skips with a message (or fails

@@ -11,7 +11,7 @@ copy=$(mktemp -d "${TMPDIR:-/tmp}/predfail-fresh.XXXXXX")
 trap 'rm -rf "$copy"' EXIT
 git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
 cd "$copy"
-PATH="$(dirname "$PY"):$PATH" PYTHONPATH="$copy" "$PY" -m predfail.reproduce --profile quick --skip-slow --workers "${WORKERS:-2}"
+PATH="$(dirname "$PY"):$PATH" PYTHONPATH="$copy" "$PY" tools/reproduce.py --profile quick --skip-slow --workers "${WORKERS:-2}"
 # the fresh quick results must lie within the committed quick results' intervals, judged on a machine with the same
 # numerics fingerprint as the one that wrote them (a CPU with other float32 kernels trains a different draw of each model)
 PYTHONPATH="$copy" "$PY" tools/check_quick_reference.py "$copy/.cache/quick/results"
