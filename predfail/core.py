@@ -6,7 +6,7 @@ Docs: https://predfail.github.io/predfail/core.html.md"""
 
 # %% auto #0
 __all__ = ['PROFILES', 'PINNED_CPU_KERNELS', 'get_profile', 'repo_root', 'output_dir', 'clean_stale_temps', 'atomic_path',
-           'atomic_write', 'file_lock', 'save_figure', 'save_table', 'seed_everything', 'pin_cpu_kernels',
+           'atomic_write', 'file_lock', 'OutputPath', 'save_figure', 'save_table', 'seed_everything', 'pin_cpu_kernels',
            'torch_threads', 'show_progress', 'run_workers', 'forked_pool', 'map_in_processes', 'numerics_fingerprint',
            'source_digest', 'check_sizes', 'config_digest', 'CacheWarning', 'warn_cache', 'load_or_compute']
 
@@ -125,6 +125,13 @@ def file_lock(path: Path | str, # the file two processes may write (the lock is 
         try: yield
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
+# %% ../nbs/00_core.ipynb #a24b0002
+class OutputPath(type(Path())):
+    "A `Path` whose repr is relative to the repository root when inside it (no build folder in notebook outputs)."
+    def __repr__(self):
+        root = repo_root()
+        return f"Path({str(self.relative_to(root) if self.is_relative_to(root) else self)!r})"
+
 # %% ../nbs/00_core.ipynb #7df30661
 def save_figure(fig, # a matplotlib Figure (or a seaborn grid with `.savefig`)
                 name: str, # file stem, e.g. "tail_plot"
@@ -133,7 +140,7 @@ def save_figure(fig, # a matplotlib Figure (or a seaborn grid with `.savefig`)
     "Save `fig` as `figures/<name>.png` (atomically) and return the path."
     path = output_dir("figures")/f"{name}.png"
     with atomic_path(path) as tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    return path
+    return OutputPath(path)
 
 # %% ../nbs/00_core.ipynb #7f386502
 def save_table(df, # a pandas DataFrame
@@ -143,7 +150,7 @@ def save_table(df, # a pandas DataFrame
     "Save `df` as `results/<name>.csv` (atomically) and return the path."
     path = output_dir("results")/f"{name}.csv"
     with atomic_path(path) as tmp: df.to_csv(tmp, index=index)
-    return path
+    return OutputPath(path)
 
 # %% ../nbs/00_core.ipynb #5b93a78a
 def seed_everything(seed: int, # the run's seed

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .core import atomic_path, check_sizes, config_digest, warn_cache
+from .core import atomic_path, check_sizes, config_digest, show_progress, warn_cache
 from .loss import (ERROR_UNITS, LOSS_KINDS, STOP_GRADS, TARGETS, deployment_target, forecastability_loss,
                            gumbel_tail_forecast_torch, scores_from_logp_torch, top_k_torch)
 
@@ -480,7 +480,7 @@ def finetune(model: FailureModel, # the adapter to train (in place)
                          cache=None if state.cache is None else state.cache.state_dict(), base_psi=state.base_psi,
                          ceiling_idx=state.ceiling_idx, history=history, config=asdict(c), **ident)
 
-    for step in tqdm(range(start, c.steps), initial=start, total=c.steps, disable=not progress, desc=f"finetune[{c.objective}]"):
+    for step in tqdm(range(start, c.steps), initial=start, total=c.steps, disable=not show_progress(progress), desc=f"finetune[{c.objective}]"):
         rng_before = _rng_state(gen) # parameters and optimizer change only after the checks, so this is all a failing step needs
         try: history.append(training_step(model, c, opt, state, gen, step))
         except NonFiniteScoresError as e:

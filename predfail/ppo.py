@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .core import repo_root, seed_everything, get_profile, config_digest, load_or_compute
+from .core import repo_root, seed_everything, get_profile, config_digest, load_or_compute, show_progress
 from .envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, N_CHANNELS, failure_and_success_logp,
                                      absorption_logprob, policy_action_probs)
 
@@ -181,7 +181,7 @@ def ppo_update(policy: GridPolicy, # the policy to train
 # %% ../nbs/13_ppo.ipynb #dcda1eab
 def train_ppo(grid_cfg: GridConfig, # environment and input distribution
               cfg: PPOConfig, # PPO settings
-              progress: bool = True, # show a tqdm bar
+              progress: bool = True, # show a tqdm bar (on a terminal only)
              ) -> tuple:
     "Train a `GridPolicy` by PPO on a seeded pool of layouts; return (policy, log as list of dicts)."
     seed_everything(cfg.seed)
@@ -191,7 +191,7 @@ def train_ppo(grid_cfg: GridConfig, # environment and input distribution
     venv = VecHazardGrid(make_pool(cfg.pool_size, cfg.pool_seed, grid_cfg), cfg.n_envs, grid_cfg.max_steps, gen)
     n_iters = max(1, cfg.total_steps // (cfg.n_envs * cfg.rollout_len))
     log, obs = [], venv.obs()
-    bar = tqdm(range(n_iters), desc="PPO", disable=not progress)
+    bar = tqdm(range(n_iters), desc="PPO", disable=not show_progress(progress))
     for it in bar:
         for g in opt.param_groups: g["lr"] = cfg.lr * (1 - it / n_iters)  # linear decay
         roll = collect_rollout(policy, venv, obs, cfg.rollout_len, cfg.gamma, gen)
@@ -227,7 +227,7 @@ def base_policy(grid_cfg: GridConfig = None, # environment and input distributio
                 profile: str = None, # "quick" | "default" | "full" (None: predfail.core.get_profile())
                 model_dir: Path = None, # where policies are stored (None: <repo>/models/gridworld)
                 force: bool = False, # retrain even if a stored policy exists
-                progress: bool = True, # show a tqdm bar
+                progress: bool = True, # show a tqdm bar (on a terminal only)
                ) -> tuple:
     "Load or train the base policy; return (policy, info dict with path, training log, seconds and whether it was loaded)."
     import predfail.envs.gridworld as env_module, predfail.ppo as ppo_module

@@ -579,8 +579,12 @@ def plot_by_arm(tidy: pd.DataFrame, # run_arms output
     "One panel per metric: per-seed dots and the mean with its interval over seeds (metric_ci), by arm."
     table = results_table(tidy, level, metrics=list(panels), arms=arms)
     order = list(table["arm"])
-    fig, axes = plt.subplots(1, len(panels), figsize=(max(4.2, 0.45*len(order) + 1.5)*len(panels), 4.4), squeeze=False)
-    for ax, (met, label) in zip(axes[0], panels.items()):
+    # a grid legible at the docs' content width (~9 in): at most 3 columns, 2 when many arms crowd the x-axis
+    ncols = 1 if len(panels) == 1 else 2 if len(panels) in (2, 4) or len(order) > 6 else 3
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.5 if ncols == 1 else 9, 3.9*nrows), squeeze=False)
+    for ax in axes.flat[len(panels):]: fig.delaxes(ax)   # the empty cells of the last row
+    for ax, (met, label) in zip(axes.flat, panels.items()):
         sub = tidy[tidy["metric"] == met]
         state = np.random.get_state()   # seaborn jitters the dots with numpy's global generator: seeded, a rerun draws the same figure
         np.random.seed(0)
@@ -597,7 +601,7 @@ def plot_by_arm(tidy: pd.DataFrame, # run_arms output
         for t in ax.get_xticklabels(): t.set_ha("right")
     axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.05/nrows))
     return fig
 
 # %% ../nbs/08_protocol.ipynb #6672da6d
@@ -611,8 +615,12 @@ def plot_tails(logp_by_model: dict, # label -> held-out log p (e.g. {"base": ...
               ):
     "Empirical tail of one evaluation set, its Gumbel fit to the 1/n level, and realised deployment maxima, per model."
     if not logp_by_model: raise ValueError("no models given")
-    fig, axes = plt.subplots(1, len(logp_by_model), figsize=(4.4*len(logp_by_model), 3.8), squeeze=False, sharey=True)
-    for i, (ax, (label, lp)) in enumerate(zip(axes[0], logp_by_model.items())):
+    # a grid legible at the docs' content width (~9 in), not a row of five
+    ncols = 1 if len(logp_by_model) == 1 else 2 if len(logp_by_model) in (2, 4) else 3
+    nrows = -(-len(logp_by_model) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.5 if ncols == 1 else 9, 3.6*nrows), squeeze=False, sharey=True)
+    for ax in axes.flat[len(logp_by_model):]: fig.delaxes(ax)
+    for i, (ax, (label, lp)) in enumerate(zip(axes.flat, logp_by_model.items())):
         s = scores_from_logp(lp)
         check_sizes(m=m, n=n, k=k, pool=s.size, pool_name=f"pool of {label!r},")
         rng = np.random.default_rng(seed)
@@ -629,7 +637,7 @@ def plot_tails(logp_by_model: dict, # label -> held-out log p (e.g. {"base": ...
         ax.scatter(dmax, np.full(dmax.size, -np.log(n)) + rng.uniform(-0.25, 0.25, dmax.size), marker="|", s=60,
                    color="C3", alpha=0.5, label=f"realised max over n={n} ({R} partitions)")
         ax.set_xlabel("failure score ψ = −log(−log p)")
-        if i == 0: ax.set_ylabel("log empirical survival, log P(ψ > x)")
+        if i % ncols == 0: ax.set_ylabel("log empirical survival,\nlog P(ψ > x)")
         ax.set_title(label)
     axes[0][0].legend(fontsize=7, loc="lower left")
     fig.suptitle(title)

@@ -1,9 +1,11 @@
 """The built docs site (`_docs/`, from `make docs`), opened page by page in headless Chromium.
 
-For every page: it loads without console errors, has its title, shows no raw nbdev directives, and every image has
-loaded. A screenshot of each page is kept in `artifacts/screenshots/`. Chromium is driven over the Chrome DevTools
-Protocol (websocket-client). Without chromium the browser tests skip with a message, except under CI=true, where they
-fail; the tests install nothing (.ci/run installs Chromium and MathJax with tools/ensure_chromium.sh). A missing or stale `_docs/` is rebuilt with tools/build_docs.sh first.
+For every page: it loads without console errors, has its title, shows no raw nbdev directives, every image has
+loaded, and every figure is shown at least 250 px tall (else its labels cannot be read). A screenshot of each page is
+kept in `artifacts/screenshots/`. Chromium is driven over the Chrome DevTools Protocol (websocket-client). Without
+chromium the browser tests skip with a message, except under CI=true, where they fail; the tests install nothing
+(.ci/run installs Chromium and MathJax with tools/ensure_chromium.sh). A missing or stale `_docs/` is rebuilt with
+tools/build_docs.sh first.
 """
 import base64, contextlib, functools, http.server, json, os, re, shutil, subprocess, tempfile, threading, time, urllib.parse
 from pathlib import Path
@@ -169,6 +171,13 @@ INSPECT_JS = """
     text: document.body.innerText,
     code: [...document.querySelectorAll("pre")].map(p => p.innerText),
     images: [...document.images].map(i => ({src: i.src.slice(0, 80), complete: i.complete, width: i.naturalWidth})),
+    figures: (() => { let section = ""; const out = [];   // content images: displayed size and the heading above
+      for (const el of document.querySelectorAll("article h1, article h2, article h3, article img")) {
+        if (el.tagName !== "IMG") { section = el.innerText.replace("¶", "").trim(); continue; }
+        const r = el.getBoundingClientRect();
+        out.push({section, n: out.length + 1, height: Math.round(r.height), width: Math.round(r.width),
+                  natural: [el.naturalWidth, el.naturalHeight], src: el.currentSrc.startsWith("data:") ? "inline" : el.currentSrc.split("/").pop()});
+      } return out; })(),
     links: [...document.links].map(a => a.href).filter(h => h.startsWith(location.origin)),
     height: Math.ceil(document.documentElement.scrollHeight),
   };
@@ -232,6 +241,18 @@ def test_page_in_browser(page, server, browser):
     assert not broken, f"{page}: {len(broken)} image(s) did not load: {broken}"
     dead = sorted({h for h in seen["links"] if not local_target_exists(h.removeprefix(server))})
     assert not dead, f"{page}: links to pages or files that are not in the site: {dead}"
+    small = illegible_figures(seen)
+    assert not small, f"{page}: {len(small)} figure(s) shown under {MIN_FIGURE_HEIGHT} px tall:\n" + "\n".join(small)
+
+
+MIN_FIGURE_HEIGHT = 250  # px at the 1280 px viewport: below this a multi-panel figure's labels cannot be read
+
+
+def illegible_figures(seen):
+    "One line per content image displayed less than MIN_FIGURE_HEIGHT px tall: which, where, how large."
+    return [f"  image {f['n']} ({f['src']}) under {f['section']!r}: shown {f['width']}x{f['height']} px, "
+            f"drawn {f['natural'][0]}x{f['natural'][1]} px: lay its panels out in a grid"
+            for f in seen["figures"] if 0 < f["height"] < MIN_FIGURE_HEIGHT]
 
 
 def local_target_exists(path):
@@ -266,15 +287,22 @@ def test_api_docs_for_every_export(site):
 BROKEN_PAGE = """<!doctype html><html><head><title>Broken - predfail</title></head><body><h1>Broken</h1>
 <pre><code>#| export
 def f(): pass</code></pre>
-<img src="missing.png"><script>console.error("boom")</script></body></html>"""
+<img src="missing.png"><script>console.error("boom")</script>
+<article><h2>Wide figure</h2><img src="wide.png" style="width: 700px"></article></body></html>"""
 
 
 def test_checks_catch_a_broken_page(browser, tmp_path):
     "The page checks can fail: a page with a leaked directive, a missing image and a console error."
     (tmp_path/"broken.html").write_text(BROKEN_PAGE)
+    import matplotlib; matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, _ = plt.subplots(1, 5, figsize=(25, 3.8))   # a row of five panels, shown 700 px wide: about 106 px tall
+    fig.savefig(tmp_path/"wide.png", dpi=100); plt.close(fig)
     port, browser_cdp = browser
     with serve(tmp_path) as url: seen, errors, _ = open_page(port, browser_cdp, f"{url}/broken.html")
     assert any("boom" in e for e in errors) and any("missing.png" in e for e in errors), errors
     assert raw_directives(seen) == ["#| export"]
-    assert [i["width"] for i in seen["images"]] == [0]
+    assert [i["width"] for i in seen["images"]] == [0, 2500]
+    small = illegible_figures(seen)
+    assert len(small) == 1 and "image 1 (wide.png) under 'Wide figure': shown 700x106 px" in small[0], small
     assert seen["h1"] == ["Broken"] and seen["title"] == "Broken - predfail"

@@ -91,6 +91,7 @@ def clean_notebook(nb, fallback_title):
         cells.append(cell)
     nb.cells = cells
     nb.metadata.pop("widgets", None)  # else nbconvert loads the widget manager from a CDN (no widgets live here)
+    nb.metadata["predfail_docs"] = {"toc_version": TOC_VERSION}
     nb.nbformat, nb.nbformat_minor = 4, 5
     for i, cell in enumerate(nb.cells): cell["id"] = f"cell-{i}"  # deterministic: mkdocs-jupyter caches by content
     # execnb/nbdev leave keys nbformat's schema rejects (`has_sd`, execnb's `execution` metadata): strip them
@@ -186,6 +187,49 @@ def copy_mathjax(site_dir):
         else: shutil.copy2(src/part, dest/part)
 
 
+FENCE_RE = re.compile(r"^(`{3,}|~{3,}).*?^\1[ \t]*$", re.M | re.S)
+TOC_VERSION = "1"  # in every page's metadata: a change of the anchor rules below invalidates mkdocs-jupyter's cache
+
+
+def nb_toc_tokens(nb_path, toc_depth):
+    "Table-of-contents tokens of a page from its markdown cells' headings, code spans kept (as in the page's ids)."
+    # mkdocs-jupyter deletes every `code` span before computing the TOC, so a heading holding code got an anchor
+    # that no element of the page has (`#the-command` for "The `predfail` command", id the-predfail-command)
+    from mkdocs_jupyter.plugin import _get_markdown_toc
+    nb = nbformat.read(nb_path, as_version=4)
+    body = FENCE_RE.sub("", "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown"))
+    tokens = _get_markdown_toc(body, toc_depth)
+    return tokens, next((t["name"] for t in tokens if t["level"] == 1), None)
+
+
+@contextlib.contextmanager
+def consistent_anchors():
+    "Patch mkdocs-jupyter for the build: TOC anchors from `nb_toc_tokens`; repeated heading ids made unique."
+    # nbconvert gives two headings with the same text the same id; the TOC (python-markdown) numbers the second
+    # `x_1`, so its link went nowhere. Number the page's ids the same way, page by page.
+    import mkdocs_jupyter.convert as convert, mkdocs_jupyter.plugin as plugin
+    from markdown.extensions.toc import unique
+    from nbconvert.filters.markdown_mistune import IPythonRenderer
+    seen = {"ids": None}
+    heading, nb2html, toc = IPythonRenderer.heading, convert.nb2html, plugin._get_nb_toc_tokens
+
+    def unique_heading(self, text, level, **attrs):
+        html = heading(self, text, level, **attrs)
+        m = re.search(r'\bid="([^"]*)"', html)
+        if seen["ids"] is None or not m: return html
+        new = unique(m[1], seen["ids"])
+        return html if new == m[1] else html.replace(f'id="{m[1]}"', f'id="{new}"').replace(f'href="#{m[1]}"', f'href="#{new}"')
+
+    def page_html(*args, **kwargs):
+        seen["ids"] = set()
+        try: return nb2html(*args, **kwargs)
+        finally: seen["ids"] = None
+
+    IPythonRenderer.heading, convert.nb2html, plugin._get_nb_toc_tokens = unique_heading, page_html, nb_toc_tokens
+    try: yield
+    finally: IPythonRenderer.heading, convert.nb2html, plugin._get_nb_toc_tokens = heading, nb2html, toc
+
+
 def build_site(config):
     "`mkdocs build -q -f config`, in this process (its imports are already paid for)."
     import logging
@@ -195,8 +239,18 @@ def build_site(config):
     logging.getLogger("mkdocs").setLevel(logging.WARNING)
     cwd = os.getcwd()
     os.chdir(ROOT)  # mkdocs-jupyter's cache_dir is relative to the working directory
-    try: build(load_config(config_file=str(config)))
+    try:
+        with consistent_anchors(): build(load_config(config_file=str(config)))
     finally: os.chdir(cwd)
+
+
+def relative_404(site_dir):
+    "Make the 404 page's links relative like every other page's (mkdocs writes them from the domain root)."
+    # Without a site_url, mkdocs roots 404.html's links at `/`: a site opened from disk or served under a path
+    # (https://x.github.io/predfail/) showed an unstyled 404 page whose links went nowhere. 404.html is at the top.
+    page = site_dir/"404.html"
+    if page.exists():
+        page.write_text(re.sub(r'\b(href|src)="/(?!/)', r'\1="./', page.read_text()))
 
 
 @contextlib.contextmanager
@@ -231,6 +285,7 @@ def main(argv=None):
     config = write_config(build, nav, site_dir)
     t2 = time.perf_counter()
     build_site(config)
+    relative_404(site_dir)
     copy_mathjax(site_dir)
     t3 = time.perf_counter()
     print(f"docs: {len(nav)} pages -> {site_dir.relative_to(ROOT) if site_dir.is_relative_to(ROOT) else site_dir}/ "

@@ -24,7 +24,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers, processors
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from ..core import repo_root, get_profile, config_digest, load_or_compute, torch_threads
+from ..core import repo_root, get_profile, config_digest, load_or_compute, torch_threads, show_progress
 from ..scores import scores_from_logp
 from ..finetune import FailureModel
 from ..lm import (pad_prompt_reply, masked_nll, logp_from_batch, length_sorted_logp, teacher_forced_logp, stepwise_logp,
@@ -289,7 +289,7 @@ def pretrain(model, # the model to train in place
     probe = encode_dialogs(tokenizer, (pa := sample_dialogs(64, {"authorised": 1}, seed=cfg.seed + 999_001)), [d.password_text for d in pa])
     mix = dict(game.pretrain_mix); log = {"lm": [], "planted": [], "probe_reveal": [], "switch_step": None}
     bar = None
-    if progress:
+    if show_progress(progress):
         from tqdm.auto import tqdm
         bar = tqdm(total=cfg.steps, desc="pretrain")
     step, phase2 = 0, 0
