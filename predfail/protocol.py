@@ -10,10 +10,12 @@ __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'SIGNED_METRIC
            'evaluate_heldout', 'exponential_floor', 'score_split', 't_quantile', 'mean_ci', 'bootstrap_ci', 'metric_ci',
            'Arm', 'Evaluation', 'RunCache', 'evaluate_model', 'run_arms', 'load_heldout_logp', 'experiment_code_digest',
            'results_table', 'select_configs', 'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5',
-           'ExperimentSpec', 'ablation_arms', 'run_protocol', 'compare_with_reference', 'plot_by_arm', 'plot_tails']
+           'ProtocolConfig', 'Sweep', 'sweep_arms', 'ExperimentSpec', 'ablation_arms', 'run_protocol',
+           'compare_with_reference', 'plot_by_arm', 'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
+import itertools
 import json
 import math
 import shutil
@@ -31,8 +33,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import (check_sizes, config_digest, forked_pool, map_in_processes, output_dir, repo_root, run_workers, save_table,
-                           source_digest, torch_threads)
+from .core import (check_sizes, config_digest, forked_pool, get_profile, map_in_processes, output_dir, repo_root,
+                           run_workers, save_table, source_digest, torch_threads)
 from .finetune import pool_logp
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
@@ -515,6 +517,54 @@ def update_claim5(experiment: str, # the experiment whose rows are replaced
     new.to_csv(path, index=False)
     return path
 
+# %% ../nbs/08_protocol.ipynb #5a618131
+@dataclass(frozen=True)
+class ProtocolConfig:
+    "The fields every experiment's configuration shares, checked once on construction."
+    n_train: int = 20_000 # training pool (partitioned by the engine)
+    n_validation: int = 20_000 # validation pool (selection only)
+    n_heldout: int = 20_000 # held-out (test) pool (reported)
+    m: int = 100 # evaluation set size
+    n: int = 10_000 # deployment set size
+    k: int = 10 # top scores in the Gumbel fit
+    R: int = 200 # random partitions of the evaluated pool
+    steps: int = 30 # fine-tuning steps per arm
+    lr: float = 1e-3 # fine-tuning learning rate
+    seeds: tuple = (0, 1, 2, 3, 4) # reported seeds
+    sweep_seeds: tuple = (0,) # seeds of the validation sweep
+    sweep_size: int = 2 # configurations per arm family in the sweep
+
+    def __post_init__(self):
+        for pool, name in ((self.n_validation, "validation pool"), (self.n_heldout, "held-out pool")):
+            check_sizes(self.m, self.n, self.k, pool, name)
+        for name in ("seeds", "sweep_seeds"):
+            s = getattr(self, name)
+            if not s or len(set(s)) != len(s): raise ValueError(f"{name} must be distinct and non-empty, got {s}")
+        if self.steps < 1 or self.sweep_size < 1: raise ValueError(f"steps and sweep_size must be >= 1, got {self.steps}, {self.sweep_size}")
+
+# %% ../nbs/08_protocol.ipynb #9eb590e1
+@dataclass(frozen=True)
+class Sweep:
+    "One arm family's candidates as data: a name template, shared settings and a grid of varied settings."
+    name: str # template formatted with each grid point, e.g. "supervised_w{safety_weight:g}"
+    fixed: dict = field(default_factory=dict) # FinetuneConfig fields every candidate shares
+    grid: dict = field(default_factory=dict) # field -> candidate values; the first field varies slowest
+
+    def arms(self) -> list:
+        "Every candidate, in grid order."
+        points = [dict(zip(self.grid, v)) for v in itertools.product(*self.grid.values())]
+        return [Arm(self.name.format(**pt), {**self.fixed, **pt}) for pt in points]
+
+# %% ../nbs/08_protocol.ipynb #0d826476
+def sweep_arms(config, # a ProtocolConfig (its sweep_size)
+               sweeps: Callable, # (config) -> {family: Sweep}
+              ) -> dict:
+    "The candidate arms of every family (family -> list of Arm): each sweep expanded, the first `sweep_size` kept."
+    families = {f: s.arms() for f, s in sweeps(config).items()}
+    most = max(len(a) for a in families.values())
+    if config.sweep_size > most: raise ValueError(f"sweep_size {config.sweep_size} exceeds the {most} candidates of the largest family")
+    return {f: arms[:config.sweep_size] for f, arms in families.items()}
+
 # %% ../nbs/08_protocol.ipynb #3e9e55be
 @dataclass(frozen=True)
 class ExperimentSpec:
@@ -522,7 +572,7 @@ class ExperimentSpec:
     name: str # run cache .cache/<name>-<profile>/, tables results/<name>_results.csv and <name>_sweep.csv, rows of claim5.csv
     make_model: Callable # (config, seed, **arm.model_kwargs) -> fresh FailureModel with "train", "validation", "heldout" pools
     capability_metrics: Callable # (model, seed, split) -> dict of capability metrics on "validation" or "heldout"
-    sweep_arms: Callable # (config) -> {family: [Arm, ...]}, the candidate configurations of every arm family
+    sweeps: Callable # (config) -> {family: Sweep}, the candidate configurations of every arm family as data
     capability: str # the capability rate in [0, 1] that selection and T3 hold within 2 points of the base model
     report_metrics: tuple = () # metrics of the results table, in order (empty: all)
     modules: tuple = () # the experiment's own module names; their code keys the run cache with the engine's
@@ -531,6 +581,17 @@ class ExperimentSpec:
     add_metrics: Callable | None = None # tidy -> tidy with derived per-(arm, seed) metrics (e.g. expected return), or None
     train: Callable | None = None # (model, config, seed, checkpoint_dir) -> log; None: predfail.finetune.finetune
     threads: int = 1 # torch threads of every run: a fixed count trains the same models on any machine
+    profiles: dict = field(default_factory=dict) # run profile ("quick", "default", "full") -> its ProtocolConfig
+
+    def config(self, profile: str | None = None) -> ProtocolConfig:
+        "The configuration of run profile `profile` (None: predfail.core.get_profile())."
+        profile = get_profile(profile)
+        if profile not in self.profiles: raise ValueError(f"{self.name} has no profile {profile!r}; it has {list(self.profiles)}")
+        return self.profiles[profile]
+
+    def run(self, profile: str | None = None, **kwargs) -> "ExperimentResult":
+        "The protocol applied to this experiment at `profile`; `kwargs` go to `run_protocol` (force, save, workers, ...)."
+        return run_protocol(self, self.config(profile), get_profile(profile), **kwargs)
 
 def ablation_arms(arm: Arm, # the selected configuration of `family`
                   family: str, # its family name: the ablations are <family>_fixed_partitions and <family>_no_cache
@@ -540,7 +601,7 @@ def ablation_arms(arm: Arm, # the selected configuration of `family`
     return [Arm(f"{family}_fixed_partitions", dict(arm.config, randomize_partitions=False), arm.model_kwargs),
             Arm(f"{family}_no_cache", dict(arm.config, use_cache=False), arm.model_kwargs)]
 
-PROTOCOL_FIELDS = ("m", "n", "k", "R", "seeds", "sweep_seeds")
+PROTOCOL_FIELDS = ("m", "n", "k", "R", "seeds", "sweep_seeds", "sweep_size")
 
 def run_protocol(spec: ExperimentSpec, # the experiment
                  config, # its frozen configuration dataclass (with PROTOCOL_FIELDS); keys the run cache
@@ -561,9 +622,9 @@ def run_protocol(spec: ExperimentSpec, # the experiment
         workers = run_workers(workers)
         evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
         cache = RunCache(f"{spec.name}-{profile}", key=config_digest(config, modules=modules), root=cache_root, force=force)
-        families = spec.sweep_arms(config)
+        families = sweep_arms(config, spec.sweeps)
         absent = sorted({"supervised", spec.ablate, *spec.forecast_arms} - set(families))
-        if absent: raise ValueError(f"sweep_arms gives no family {absent}")
+        if absent: raise ValueError(f"the sweeps give no family {absent}")
         factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
         derive = spec.add_metrics or (lambda tidy: tidy)
         run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
