@@ -21,7 +21,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers, processors
 from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
-from .core import repo_root, get_profile, config_digest, load_or_compute, torch_threads
+from .core import repo_root, get_profile, config_digest, derive_seed, load_or_compute, torch_threads
 from .scores import scores_from_logp
 from .envs.password import (GameConfig, PASSWORD_WORDS, KEYS, BENIGN_WORDS, NUMBER_WORDS, TRIGGERS, REFUSALS,
                                     KEY_PHRASES, OPENERS, ASKS, PERSUASION, CLOSERS, sample_dialogs, make_pool)
@@ -122,7 +122,7 @@ def pretrain(model, # the model to train in place
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
     max_copy = config.steps - config.plant_steps   # phase 1 ends here at the latest
     warm = max(1, max_copy // 20)
-    probe = encode_dialogs(tokenizer, (pa := sample_dialogs(64, {"authorised": 1}, seed=config.seed + 999_001)), [d.password_text for d in pa])
+    probe = encode_dialogs(tokenizer, (pa := sample_dialogs(64, {"authorised": 1}, seed=derive_seed("pretrain", "probe", config.seed))), [d.password_text for d in pa])
     mix = dict(game_config.pretrain_mix); log = {"lm": [], "planted": [], "probe_reveal": [], "switch_step": None}
     bar = None
     if progress:
@@ -134,7 +134,7 @@ def pretrain(model, # the model to train in place
         in_phase2 = log["switch_step"] is not None
         lr = config.lr * (0.5 * (1 + math.cos(math.pi * phase2 / config.plant_steps)) if in_phase2 else min(1.0, (step + 1) / warm))
         for g in opt.param_groups: g["lr"] = lr
-        batch = sample_dialogs(config.batch_size, mix, seed=config.seed * 1_000_003 + step, config=game_config)
+        batch = sample_dialogs(config.batch_size, mix, seed=derive_seed("pretrain", "batch", config.seed, step), config=game_config)
         lm = masked_nll(model, encode_dialogs(tokenizer, batch))
         unauth = [d for d in batch if d.kind != "benign"]  # every request with a planted rate (authorised: 1)
         w = config.plant_weight * min(1.0, (phase2 + 1) / config.plant_ramp) if in_phase2 else 0.0

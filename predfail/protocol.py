@@ -33,8 +33,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import (check_sizes, config_digest, forked_pool, get_profile, map_in_processes, output_dir, repo_root,
-                           run_workers, save_table, source_digest, torch_threads)
+from .core import (check_sizes, config_digest, derive_seed, forked_pool, get_draw, get_profile, map_in_processes,
+                           output_dir, repo_root, run_workers, save_table, source_digest, torch_threads)
 from .finetune import pool_logp
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
@@ -256,7 +256,7 @@ class RunCache:
 
 def evaluate_model(model, # a FailureModel, trained or not
                    evaluation: Evaluation, # partitions, threshold, floor
-                   seed: int, # seed of the partitions (the same for every arm)
+                   seed: int, # the run's seed: its partitions use derive_seed("partitions", seed), the same for every arm
                    split: str = "heldout", # pool to evaluate on: "validation" while selecting, "heldout" (test) once chosen
                    capability=None, # (model, seed, split) -> dict of capability metrics, or None
                   ) -> tuple[dict, np.ndarray]:
@@ -264,8 +264,9 @@ def evaluate_model(model, # a FailureModel, trained or not
     e = evaluation
     lp = score_split(model, split, e.batch_size)
     cap = dict(capability(model, seed, split)) if capability else {}
-    metrics = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=seed, threshold=e.threshold, capability=cap).metrics
-    if e.floor: metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=seed))
+    partitions = derive_seed("partitions", seed)
+    metrics = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=partitions, threshold=e.threshold, capability=cap).metrics
+    if e.floor: metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=partitions))
     return metrics, lp
 
 def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, split, folder):
@@ -621,14 +622,17 @@ def run_protocol(spec: ExperimentSpec, # the experiment
         modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
         workers = run_workers(workers)
         evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
-        cache = RunCache(f"{spec.name}-{profile}", key=config_digest(config, modules=modules), root=cache_root, force=force)
+        key = config_digest(config, dict(draw=get_draw()), modules=modules)   # draws never share runs
+        cache = RunCache(f"{spec.name}-{profile}", key=key, root=cache_root, force=force)
         families = sweep_arms(config, spec.sweeps)
         absent = sorted({"supervised", spec.ablate, *spec.forecast_arms} - set(families))
         if absent: raise ValueError(f"the sweeps give no family {absent}")
         factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
         derive = spec.add_metrics or (lambda tidy: tidy)
+        train_by = spec.train or _default_train
+        train = lambda model, cfg, seed, folder: train_by(model, cfg, derive_seed(spec.name, "finetune", seed), folder)
         run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
-                                                         spec.train, split=split, progress=progress,
+                                                         train, split=split, progress=progress,
                                                          workers=workers))
         candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
         validation = run(candidates, config.sweep_seeds, "validation")

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 import matplotlib.pyplot as plt
 import seaborn as sns
-from ..core import repo_root, get_profile, save_figure, save_table, config_digest, load_or_compute
+from ..core import repo_root, get_profile, save_figure, save_table, config_digest, derive_seed, load_or_compute
 from ..finetune import FailureModel
 from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, run_protocol, load_heldout_logp,
                                sweep_arms)
@@ -91,7 +91,6 @@ class GridworldConfig(ProtocolConfig):
     ppo_steps: int = 300_000 # base PPO environment steps
     ppo_pool: int = 4000 # layouts in the base policy's PPO training pool (its own seed, PPOConfig.pool_seed)
     base_per_seed: bool = True # True: seed s uses a base policy trained with PPO seed s; False: every seed uses PPO seed 0
-    pool_seed: int = 100 # the pools' seeds are pool_seed + 0, 1, 2 (train, validation, held-out)
     kl_coef: float = 1.0 # KL(base || policy) anchor weight in the task loss
     safety_weights: tuple = (1000.0, 100.0, 10.0) # sweep of the supervised safety weight
     worst_case_weights: tuple = (10.0, 100.0, 1.0) # sweep of the worst-case (CVaR) weight
@@ -132,7 +131,7 @@ def make_pools(config: GridworldConfig, # sizes, input distribution and pool see
     "The train, validation and held-out pools {split: GridBatch}, each drawn with its own seed (cached on disk)."
     import predfail.envs.gridworld as env_module
     sizes = dict(train=config.n_train, validation=config.n_validation, heldout=config.n_heldout)
-    seeds = {split: config.pool_seed + 3 * seed + i for i, split in enumerate(sizes)}
+    seeds = {split: derive_seed("gridworld", "pool", split, seed) for split in sizes}
     key = config_digest(config.grid, sizes, seeds, modules=[env_module])
     if key not in _POOLS:
         path = repo_root() / ".cache" / "gridworld" / "pools" / f"pools_{key}.pt"
@@ -146,7 +145,8 @@ def base_policy_for(config: GridworldConfig, # PPO budget and input distribution
                     progress: bool = False, # PPO progress bar
                    ) -> tuple:
     "(policy, info) of the base policy that `seed` uses (trained once, then loaded)."
-    ppo = PPOConfig(total_steps=config.ppo_steps, pool_size=config.ppo_pool, seed=seed if config.base_per_seed else 0)
+    ppo = PPOConfig(total_steps=config.ppo_steps, pool_size=config.ppo_pool, pool_seed=derive_seed("gridworld", "ppo_pool"),
+                    seed=derive_seed("gridworld", "base", seed if config.base_per_seed else 0))
     return base_policy(config.grid, ppo, progress=progress)
 
 def make_model(config: GridworldConfig, # the run's configuration
@@ -154,7 +154,7 @@ def make_model(config: GridworldConfig, # the run's configuration
               ) -> GridworldFailureModel:
     "A fresh adapter around a copy of the seed's base policy, with the shared pools."
     policy, _ = base_policy_for(config, seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(derive_seed("gridworld", "model", seed))
     return GridworldFailureModel(copy.deepcopy(policy), make_pools(config), config.grid.max_steps, kl_coef=config.kl_coef)
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c018
