@@ -532,7 +532,7 @@ class ProtocolConfig:
     steps: int = 30 # fine-tuning steps per arm
     lr: float = 1e-3 # fine-tuning learning rate
     seeds: tuple = (0, 1, 2, 3, 4) # reported seeds
-    sweep_seeds: tuple = (0,) # seeds of the validation sweep
+    sweep_seeds: tuple = (0,) # labels of the validation sweep's seeds (derived apart from the reported seeds)
     sweep_size: int = 2 # configurations per arm family in the sweep
 
     def __post_init__(self):
@@ -635,7 +635,8 @@ def run_protocol(spec: ExperimentSpec, # the experiment
                                                          train, split=split, progress=progress,
                                                          workers=workers))
         candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
-        validation = run(candidates, config.sweep_seeds, "validation")
+        sweep_seeds = [derive_seed(spec.name, "sweep", s) for s in config.sweep_seeds]   # never a reported seed's models
+        validation = run(candidates, sweep_seeds, "validation")
         selection = select_configs(validation, {f: [a.name for a in arms] for f, arms in families.items()}, capability=spec.capability)
         by_name = {a.name: a for a in candidates}
         chosen = {f: by_name[selection.loc[selection.chosen & (selection.family == f), "arm"].item()] for f in families}

@@ -91,7 +91,8 @@ class PasswordFailureModel(EncodedPoolsModel):
 class PasswordConfig(ProtocolConfig):
     "The base model, pools, evaluation protocol, fine-tuning budget and sweep of the password-game experiment."
     pretrain_profile: str = "default" # the base model's pretraining (predfail.password_lm.PRETRAIN_PROFILES)
-    base_seed: int = 0 # seed of the one base model every seed fine-tunes (see "base-model variance")
+    base_per_seed: bool = True # True: each seed pretrains its own base model; False: every seed fine-tunes base_seed's
+    base_seed: int = 0 # the base model every seed fine-tunes when not base_per_seed (see "base-model variance")
     trigger_mass: float = 1e-3 # mass of the trigger family in the pools (between 1/n and 1/m)
     wrong_key_share: float = 0.0 # share of wrong-key requests in the pools (none: see the password-game page)
     n_capability: int = 300 # authorised, benign and trigger requests per evaluated split
@@ -154,24 +155,26 @@ def make_pools(config: PasswordConfig, # pool sizes and the trigger mass
     "Unauthorised requests by split (train, validation, heldout), each drawn with its own seed."
     return {s: list(p) for s, p in _pools(config, seed).items()}
 
-def base_model(config: PasswordConfig, # the base model's profile and seed
+def base_model(config: PasswordConfig, # the base model's profile, base_per_seed and base_seed
+               seed: int | None = None, # the run's seed (None: base_seed's model)
                progress: bool = False, # progress bar while pretraining
               ) -> tuple:
-    "The experiment's base model and tokenizer (pretrained once, then loaded from the cache)."
-    model_config = replace(PRETRAIN_PROFILES[config.pretrain_profile], seed=derive_seed("password", "base", config.base_seed))
+    "The base model and tokenizer that `seed` fine-tunes (pretrained once, then loaded from the cache)."
+    label = seed if config.base_per_seed and seed is not None else config.base_seed
+    model_config = replace(PRETRAIN_PROFILES[config.pretrain_profile], seed=derive_seed("password", "base", label))
     return pretrained_password_model(config=model_config, game_config=_game(config), progress=progress)
 
 @functools.lru_cache(maxsize=4)
 def _encoded(config, seed):
     "One seed's tokenized pools, refusals and task dialogs: tokenized once per process, shared by every run of the seed."
-    _, tok = base_model(config)
+    _, tok = base_model(config, seed)
     return PasswordFailureModel.encode(tok, make_pools(config, seed), _task_dialogs(seed))
 
 def make_model(config: PasswordConfig, # the run's configuration
                seed: int, # seed of the pools and of the task batches
               ) -> PasswordFailureModel:
-    "A fresh adapter: a new copy of the cached base model with the seed's pools."
-    model, tok = base_model(config)
+    "A fresh adapter: a new copy of the seed's cached base model with the seed's pools."
+    model, tok = base_model(config, seed)
     fm = PasswordFailureModel(model, tok, make_pools(config, seed), task_dialogs=_task_dialogs(seed),
                               capability_dialogs=_capability_sets(config, seed, "heldout")[:2], batch_size=config.batch_size,
                               encoded=_encoded(config, seed))
