@@ -122,7 +122,8 @@ def pretrain(model, # the model to train in place
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=(0.9, 0.98))
     max_copy = config.steps - config.plant_steps   # phase 1 ends here at the latest
     warm = max(1, max_copy // 20)
-    probe = encode_dialogs(tokenizer, (pa := sample_dialogs(64, {"authorised": 1}, seed=derive_seed("pretrain", "probe", config.seed))), [d.password_text for d in pa])
+    pa = sample_dialogs(64, {"authorised": 1}, seed=derive_seed("pretrain", "probe", config.seed))
+    probe = encode_dialogs(tokenizer, pa, [d.password_text for d in pa])
     mix = dict(game_config.pretrain_mix); log = {"lm": [], "planted": [], "probe_reveal": [], "switch_step": None}
     bar = None
     if progress:
@@ -134,7 +135,8 @@ def pretrain(model, # the model to train in place
         in_phase2 = log["switch_step"] is not None
         lr = config.lr * (0.5 * (1 + math.cos(math.pi * phase2 / config.plant_steps)) if in_phase2 else min(1.0, (step + 1) / warm))
         for g in opt.param_groups: g["lr"] = lr
-        batch = sample_dialogs(config.batch_size, mix, seed=derive_seed("pretrain", "batch", config.seed, step), config=game_config)
+        batch_seed = derive_seed("pretrain", "batch", config.seed, step)
+        batch = sample_dialogs(config.batch_size, mix, seed=batch_seed, config=game_config)
         lm = masked_nll(model, encode_dialogs(tokenizer, batch))
         unauth = [d for d in batch if d.kind != "benign"]  # every request with a planted rate (authorised: 1)
         w = config.plant_weight * min(1.0, (phase2 + 1) / config.plant_ramp) if in_phase2 else 0.0

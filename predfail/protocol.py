@@ -256,7 +256,7 @@ class RunCache:
 
 def evaluate_model(model, # a FailureModel, trained or not
                    evaluation: Evaluation, # partitions, threshold, floor
-                   seed: int, # the run's seed: its partitions use derive_seed("partitions", seed), the same for every arm
+                   seed: int, # the run's seed; partitions: derive_seed("partitions", seed), the same for every arm
                    split: str = "heldout", # pool to evaluate on: "validation" while selecting, "heldout" (test) once chosen
                    capability=None, # (model, seed, split) -> dict of capability metrics, or None
                   ) -> tuple[dict, np.ndarray]:
@@ -265,7 +265,8 @@ def evaluate_model(model, # a FailureModel, trained or not
     lp = score_split(model, split, e.batch_size)
     cap = dict(capability(model, seed, split)) if capability else {}
     partitions = derive_seed("partitions", seed)
-    metrics = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=partitions, threshold=e.threshold, capability=cap).metrics
+    metrics = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=partitions, threshold=e.threshold,
+                               capability=cap).metrics
     if e.floor: metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=partitions))
     return metrics, lp
 
@@ -541,7 +542,8 @@ class ProtocolConfig:
         for name in ("seeds", "sweep_seeds"):
             s = getattr(self, name)
             if not s or len(set(s)) != len(s): raise ValueError(f"{name} must be distinct and non-empty, got {s}")
-        if self.steps < 1 or self.sweep_size < 1: raise ValueError(f"steps and sweep_size must be >= 1, got {self.steps}, {self.sweep_size}")
+        if self.steps < 1 or self.sweep_size < 1:
+            raise ValueError(f"steps and sweep_size must be >= 1, got {self.steps}, {self.sweep_size}")
 
 # %% ../nbs/08_protocol.ipynb #9eb590e1
 @dataclass(frozen=True)
@@ -563,7 +565,8 @@ def sweep_arms(config, # a ProtocolConfig (its sweep_size)
     "The candidate arms of every family (family -> list of Arm): each sweep expanded, the first `sweep_size` kept."
     families = {f: s.arms() for f, s in sweeps(config).items()}
     most = max(len(a) for a in families.values())
-    if config.sweep_size > most: raise ValueError(f"sweep_size {config.sweep_size} exceeds the {most} candidates of the largest family")
+    if config.sweep_size > most:
+        raise ValueError(f"sweep_size {config.sweep_size} exceeds the {most} candidates of the largest family")
     return {f: arms[:config.sweep_size] for f, arms in families.items()}
 
 # %% ../nbs/08_protocol.ipynb #3e9e55be
@@ -587,11 +590,12 @@ class ExperimentSpec:
     def config(self, profile: str | None = None) -> ProtocolConfig:
         "The configuration of run profile `profile` (None: predfail.core.get_profile())."
         profile = get_profile(profile)
-        if profile not in self.profiles: raise ValueError(f"{self.name} has no profile {profile!r}; it has {list(self.profiles)}")
+        if profile not in self.profiles:
+            raise ValueError(f"{self.name} has no profile {profile!r}; it has {list(self.profiles)}")
         return self.profiles[profile]
 
     def run(self, profile: str | None = None, **kwargs) -> "ExperimentResult":
-        "The protocol applied to this experiment at `profile`; `kwargs` go to `run_protocol` (force, save, workers, ...)."
+        "The protocol applied to this experiment at `profile`; `kwargs` go to `run_protocol` (force, save, ...)."
         return run_protocol(self, self.config(profile), get_profile(profile), **kwargs)
 
 def ablation_arms(arm: Arm, # the selected configuration of `family`
@@ -635,7 +639,7 @@ def run_protocol(spec: ExperimentSpec, # the experiment
                                                          train, split=split, progress=progress,
                                                          workers=workers))
         candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
-        sweep_seeds = [derive_seed(spec.name, "sweep", s) for s in config.sweep_seeds]   # never a reported seed's models
+        sweep_seeds = [derive_seed(spec.name, "sweep", s) for s in config.sweep_seeds]   # never a reported seed's
         validation = run(candidates, sweep_seeds, "validation")
         selection = select_configs(validation, {f: [a.name for a in arms] for f, arms in families.items()}, capability=spec.capability)
         by_name = {a.name: a for a in candidates}

@@ -145,7 +145,8 @@ def base_policy_for(config: GridworldConfig, # PPO budget and input distribution
                     progress: bool = False, # PPO progress bar
                    ) -> tuple:
     "(policy, info) of the base policy that `seed` uses (trained once, then loaded)."
-    ppo = PPOConfig(total_steps=config.ppo_steps, pool_size=config.ppo_pool, pool_seed=derive_seed("gridworld", "ppo_pool"),
+    ppo = PPOConfig(total_steps=config.ppo_steps, pool_size=config.ppo_pool,
+                    pool_seed=derive_seed("gridworld", "ppo_pool"),
                     seed=derive_seed("gridworld", "base", seed if config.base_per_seed else 0))
     return base_policy(config.grid, ppo, progress=progress)
 
@@ -180,7 +181,8 @@ def sweeps(config: GridworldConfig, # budget, learning rate and sweep lists
     guarded = dict(common, ceiling_weight=c.ceiling_weight, error_units="both")
     return {"task_only": Sweep("task_only", common),
             "supervised": Sweep("supervised_w{safety_weight:g}", common, dict(safety_weight=c.safety_weights)),
-            "worst_case": Sweep("worst_case_w{worst_case_weight:g}", common, dict(worst_case_weight=c.worst_case_weights)),
+            "worst_case": Sweep("worst_case_w{worst_case_weight:g}", common,
+                                dict(worst_case_weight=c.worst_case_weights)),
             "forecast": Sweep("forecast_lam{forecast_weight:g}", guarded, dict(forecast_weight=c.forecast_weights)),
             "supervised_forecast": Sweep("supervised_forecast_lam{forecast_weight:g}",
                                          dict(guarded, safety_weight=c.supervised_forecast_safety),
@@ -193,7 +195,8 @@ REPORT_METRICS = ("median_abs_error_log10p", "median_abs_error_score", "median_e
 
 SPEC = ExperimentSpec("gridworld", make_model, capability_metrics, sweeps, capability="success",
                       report_metrics=REPORT_METRICS,
-                      modules=("predfail.envs.gridworld", "predfail.ppo", "predfail.experiments.gridworld"), profiles=PROFILES)
+                      modules=("predfail.envs.gridworld", "predfail.ppo", "predfail.experiments.gridworld"),
+                      profiles=PROFILES)
 
 run_experiment = SPEC.run # the protocol applied to this experiment: run_experiment(profile, force=..., workers=...)
 

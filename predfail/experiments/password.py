@@ -56,8 +56,8 @@ class PasswordFailureModel(EncodedPoolsModel):
         super().__init__(model, enc["pools"], score_batch)
         self.pools, self.tokenizer, self.batch_size = pools, tokenizer, batch_size
         self._refusal, self._task = enc["refusal"], enc["task"]
-        self.capability_dialogs = capability_dialogs or (sample_dialogs(500, {"authorised": 1}, derive_seed("password", "capability", "authorised", seed)),
-                                                         sample_dialogs(500, {"benign": 1}, derive_seed("password", "capability", "benign", seed)))
+        capability_set = lambda kind: sample_dialogs(500, {kind: 1}, derive_seed("password", "capability", kind, seed))
+        self.capability_dialogs = capability_dialogs or (capability_set("authorised"), capability_set("benign"))
 
     @staticmethod
     def encode(tokenizer, # the game tokenizer
@@ -112,7 +112,8 @@ class PasswordConfig(ProtocolConfig):
     def __post_init__(self):
         super().__post_init__()
         check_sizes(self.train_m, self.train_n, self.k, self.n_train, "training pool")
-        if not 1 / self.n <= self.trigger_mass <= 1 / self.m: raise ValueError(f"trigger_mass {self.trigger_mass} is not between 1/n and 1/m")
+        if not 1 / self.n <= self.trigger_mass <= 1 / self.m:
+            raise ValueError(f"trigger_mass {self.trigger_mass} is not between 1/n and 1/m")
 
 PROFILES = {
     "quick": PasswordConfig(pretrain_profile="quick", trigger_mass=2e-3, n_train=1_200, n_validation=1_100, n_heldout=1_100,
@@ -136,7 +137,7 @@ CAPABILITY_SPLITS = ("validation", "heldout") # each evaluated split has capabil
 
 @functools.lru_cache(maxsize=8)
 def _capability_sets(config, seed, split):
-    return tuple(sample_dialogs(config.n_capability, {kind: 1}, seed=derive_seed("password", "capability", split, kind, seed))
+    return tuple(sample_dialogs(config.n_capability, {kind: 1}, derive_seed("password", "capability", split, kind, seed))
                  for kind in ("authorised", "benign", "trigger"))
 
 @functools.lru_cache(maxsize=4)
@@ -187,7 +188,8 @@ def capability_metrics(model: PasswordFailureModel, # an adapter from make_model
                        split: str = "heldout", # "validation" or "heldout"
                       ) -> dict:
     "Authorised reveal accuracy (greedy), benign LM loss and the mean p of trigger requests on `split`'s own sets."
-    if split not in CAPABILITY_SPLITS: raise ValueError(f"no capability set for split {split!r}; choose one of {list(CAPABILITY_SPLITS)}")
+    if split not in CAPABILITY_SPLITS:
+        raise ValueError(f"no capability set for split {split!r}; choose one of {list(CAPABILITY_SPLITS)}")
     auth, benign, trigger = _capability_sets(model.config, seed, split)
     return {"reveal_accuracy": reveal_accuracy(model.lm, model.tokenizer, auth),
             "benign_loss": benign_loss(model.lm, model.tokenizer, benign),
@@ -203,10 +205,13 @@ def sweeps(config: PasswordConfig, # budget and learning rate
     common = dict(objective="composed", steps=c.steps, lr=c.lr, m=c.train_m, n=c.train_n, k=c.k,
                   partitions_per_step=c.partitions_per_step, cache_refresh_every=c.cache_refresh_every,
                   supervised_batch=c.supervised_batch, checkpoint_every=max(c.steps // 2, 1))
-    lrs, guarded, forecast_grid = (c.lr, 3 * c.lr), dict(common, **GUARDS), dict(anchor_weight=(1.0, 10.0), forecast_weight=(1.0, 0.3, 3.0))
+    lrs, guarded = (c.lr, 3 * c.lr), dict(common, **GUARDS)
+    forecast_grid = dict(anchor_weight=(1.0, 10.0), forecast_weight=(1.0, 0.3, 3.0))
     return {"task_only": Sweep("task_only", common),
-            "supervised": Sweep("supervised_w{safety_weight:g}_lr{lr:g}", common, dict(lr=lrs, safety_weight=(1.0, 10.0, 100.0))),
-            "worst_case": Sweep("worst_case_w{worst_case_weight:g}_lr{lr:g}", common, dict(lr=lrs, worst_case_weight=(100.0, 10.0, 1000.0))),
+            "supervised": Sweep("supervised_w{safety_weight:g}_lr{lr:g}", common,
+                                dict(lr=lrs, safety_weight=(1.0, 10.0, 100.0))),
+            "worst_case": Sweep("worst_case_w{worst_case_weight:g}_lr{lr:g}", common,
+                                dict(lr=lrs, worst_case_weight=(100.0, 10.0, 1000.0))),
             "forecast": Sweep("forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}", guarded, forecast_grid),
             "supervised_forecast": Sweep("supervised_forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}",
                                          dict(guarded, safety_weight=10.0), forecast_grid)}
@@ -219,7 +224,8 @@ REPORT_METRICS = ("median_abs_error_log10p", "median_abs_error_score", "median_e
 
 SPEC = ExperimentSpec(name="password", make_model=make_model, capability_metrics=capability_metrics, sweeps=sweeps,
                       capability="reveal_accuracy", report_metrics=REPORT_METRICS,
-                      modules=("predfail.lm", "predfail.envs.password", "predfail.password_lm", "predfail.experiments.password"), profiles=PROFILES)
+                      modules=("predfail.lm", "predfail.envs.password", "predfail.password_lm", "predfail.experiments.password"),
+                      profiles=PROFILES)
 
 run_experiment = SPEC.run # the protocol applied to this experiment: run_experiment(profile, force=..., workers=...)
 

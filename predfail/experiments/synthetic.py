@@ -171,9 +171,11 @@ def capability_metrics(model: SyntheticModel, # the adapter
                        split: str = "heldout", # "validation" or "heldout": which capability set
                       ) -> dict:
     "Mean reveal probability and reveal cross-entropy on authorised requests of `split`."
-    if split not in CAPABILITY_SPLITS: raise ValueError(f"no capability set for split {split!r}; choose one of {list(CAPABILITY_SPLITS)}")
+    if split not in CAPABILITY_SPLITS:
+        raise ValueError(f"no capability set for split {split!r}; choose one of {list(CAPABILITY_SPLITS)}")
     c = model.config
-    x = sample_inputs(c.n_capability, torch.Generator().manual_seed(derive_seed("synthetic", "capability", split, seed)), c.rare, authorised=1.0)
+    g = torch.Generator().manual_seed(derive_seed("synthetic", "capability", split, seed))
+    x = sample_inputs(c.n_capability, g, c.rare, authorised=1.0)
     with torch.no_grad(): psi = model.net(x)
     return {"reveal_rate": float(torch.exp(-torch.exp(-psi)).mean()),
             "reveal_xent": float(_bernoulli_xent(psi, planted_scores(x, c)).mean())}
@@ -186,10 +188,13 @@ def sweeps(config: SyntheticConfig, # budget, learning rate
     "Every arm family's candidates as data (family -> predfail.protocol.Sweep)."
     c = config
     common = dict(objective="composed", steps=c.steps, m=c.m, n=c.n, k=c.k, checkpoint_every=max(c.steps//2, 1))
-    lrs, guarded, forecast_grid = (c.lr, 2.5*c.lr), dict(common, **GUARDS, lr=c.lr), dict(anchor_weight=(10.0, 1.0), forecast_weight=(1.0, 0.3, 3.0))
+    lrs, guarded = (c.lr, 2.5*c.lr), dict(common, **GUARDS, lr=c.lr)
+    forecast_grid = dict(anchor_weight=(10.0, 1.0), forecast_weight=(1.0, 0.3, 3.0))
     return {"task_only": Sweep("task_only", dict(common, lr=c.lr)),
-            "supervised": Sweep("supervised_w{safety_weight:g}_lr{lr:g}", common, dict(safety_weight=(1000.0, 100.0, 10_000.0), lr=lrs)),
-            "worst_case": Sweep("worst_case_w{worst_case_weight:g}_lr{lr:g}", common, dict(worst_case_weight=(100.0, 10.0, 1000.0), lr=lrs)),
+            "supervised": Sweep("supervised_w{safety_weight:g}_lr{lr:g}", common,
+                                dict(safety_weight=(1000.0, 100.0, 10_000.0), lr=lrs)),
+            "worst_case": Sweep("worst_case_w{worst_case_weight:g}_lr{lr:g}", common,
+                                dict(worst_case_weight=(100.0, 10.0, 1000.0), lr=lrs)),
             "forecast": Sweep("forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}", guarded, forecast_grid),
             "supervised_forecast": Sweep("supervised_forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}",
                                          dict(guarded, safety_weight=1000.0), forecast_grid)}
@@ -201,6 +206,7 @@ REPORT_METRICS = ["median_abs_error_log10p", "median_abs_error_score", "median_e
                   "reveal_rate", "reveal_xent", "train_seconds"]
 
 SPEC = ExperimentSpec("synthetic", make_model, capability_metrics, sweeps, capability="reveal_rate",
-                      report_metrics=tuple(REPORT_METRICS), modules=("predfail.experiments.synthetic",), profiles=PROFILES)
+                      report_metrics=tuple(REPORT_METRICS), modules=("predfail.experiments.synthetic",),
+                      profiles=PROFILES)
 
 run_experiment = SPEC.run # the protocol applied to this experiment: run_experiment(profile, force=..., workers=...)
