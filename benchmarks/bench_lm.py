@@ -20,7 +20,8 @@ import pandas as pd
 import torch
 
 from predfail.core import save_table
-from predfail.envs.password import PasswordModelConfig, build_tokenizer, failure_pool, make_model, sample_dialogs
+from predfail.envs.password import make_pool, sample_dialogs
+from predfail.password_lm import PasswordModelConfig, build_tokenizer, init_model
 from predfail.finetune import FinetuneConfig, finetune
 from predfail.lm import CausalLMFailureModel, encode_pairs, failure_logp, masked_nll, smollm_path, load_causal_lm
 
@@ -79,8 +80,8 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tok = build_tokenizer()
-    model = make_model(tok, PasswordModelConfig())
-    pool = failure_pool(args.pool, seed=0)
+    model = init_model(tok, PasswordModelConfig())
+    pool = make_pool(args.pool, seed=0)
     ours, plain = scoring_ratio(model, tok, [d.prompt for d in pool], [d.password_text for d in pool], args.batch_size)
     rows = [dict(what="scoring, game GPT-2", ours=ours, plain=plain, unit="tokens/s", ratio=ours / plain)]
     cached_ms, plain_ms, n_rows = step_ratio(model, tok, pool)
@@ -89,7 +90,7 @@ def main():
     if args.smollm:
         d, f = smollm_path()
         sm, sm_tok = load_causal_lm(d, gguf_file=f)
-        sp = failure_pool(64, seed=500)
+        sp = make_pool(64, seed=500)
         o, p = scoring_ratio(sm, sm_tok, [x.messages for x in sp], [x.password_text for x in sp], 16, rounds=1)
         rows.append(dict(what="scoring, SmolLM2-135M", ours=o, plain=p, unit="tokens/s", ratio=o / p))
     df = pd.DataFrame(rows)

@@ -6,9 +6,10 @@ Docs: https://predfail.github.io/predfail/core.html.md"""
 
 # %% auto #0
 __all__ = ['PROFILES', 'PINNED_CPU_KERNELS', 'get_profile', 'repo_root', 'output_dir', 'clean_stale_temps', 'atomic_path',
-           'atomic_write', 'file_lock', 'OutputPath', 'save_figure', 'save_table', 'seed_everything', 'pin_cpu_kernels',
-           'torch_threads', 'show_progress', 'run_workers', 'forked_pool', 'map_in_processes', 'numerics_fingerprint',
-           'source_digest', 'check_sizes', 'config_digest', 'CacheWarning', 'warn_cache', 'load_or_compute']
+           'atomic_write', 'file_lock', 'OutputPath', 'save_figure', 'save_table', 'seed_everything', 'get_draw',
+           'derive_seed', 'pin_cpu_kernels', 'torch_threads', 'show_progress', 'run_workers', 'forked_pool',
+           'map_in_processes', 'numerics_fingerprint', 'source_digest', 'check_sizes', 'config_digest', 'CacheWarning',
+           'warn_cache', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #15f4d710
 import errno
@@ -163,6 +164,30 @@ def seed_everything(seed: int, # the run's seed
         torch.manual_seed(seed)
     except ImportError: pass
     return np.random.default_rng(seed)
+
+# %% ../nbs/00_core.ipynb #41cec247
+def get_draw(draw: int | None = None, # explicit draw; None reads $PREDFAIL_DRAW (default 0)
+            ) -> int:
+    "The active draw: `draw`, else `$PREDFAIL_DRAW`, else 0; a non-negative whole number offsetting every derived seed."
+    raw = (os.environ.get("PREDFAIL_DRAW", "").strip() or "0") if draw is None else draw
+    if isinstance(raw, str) and raw.isdigit(): raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
+        raise ValueError(f"PREDFAIL_DRAW must be a non-negative whole number, got {raw!r}")
+    return raw
+
+# %% ../nbs/00_core.ipynb #5a3e1120
+def derive_seed(*names, # strings and whole numbers naming the use, e.g. "password", "pool", "train", 3
+                draw: int | None = None, # the draw (None: get_draw())
+               ) -> int:
+    "A 63-bit seed for `names` and the draw, from numpy's SeedSequence over a hash of the names."
+    import json
+    if not names: raise ValueError("give at least one name")
+    if bad := [n for n in names if isinstance(n, bool) or not isinstance(n, (str, int, np.integer))]:
+        raise ValueError(f"seed names must be strings or whole numbers, got {bad}")
+    blob = json.dumps([n if isinstance(n, str) else int(n) for n in names]).encode()
+    words = np.frombuffer(hashlib.sha256(blob).digest(), dtype=np.uint32).tolist()
+    hi, lo = np.random.SeedSequence([get_draw(draw), *words]).generate_state(2, np.uint32).tolist()
+    return (hi << 31) | (lo >> 1)
 
 # %% ../nbs/00_core.ipynb #dbcbee97
 PINNED_CPU_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2"}

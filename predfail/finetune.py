@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .core import atomic_path, check_sizes, config_digest, show_progress, warn_cache
+from .core import atomic_path, check_sizes, config_digest, derive_seed, show_progress, warn_cache
 from .loss import (ERROR_UNITS, LOSS_KINDS, STOP_GRADS, TARGETS, deployment_target, forecastability_loss,
                            gumbel_tail_forecast_torch, scores_from_logp_torch, top_k_torch)
 
@@ -350,7 +350,8 @@ def start_state(model: FailureModel, # the adapter at its base parameters
     state = RunState()
     if c.use_cache and (w["forecast"] > 0 or w["worst_case"] > 0): state.cache = ScoreCache(c.cache_refresh_every, c.cache_chunk)
     if w["forecast"] > 0 and not c.randomize_partitions:
-        state.fixed = sample_partition_indices(pool, c.m, c.n, c.partitions_per_step, torch.Generator().manual_seed(c.seed + 1))
+        state.fixed = sample_partition_indices(pool, c.m, c.n, c.partitions_per_step,
+                                               torch.Generator().manual_seed(derive_seed("fixed_partitions", c.seed)))
     if w["ceiling"] > 0 or w["anchor"] > 0:
         state.base_psi = score_pool(model, "train", c.cache_chunk).cpu()
         state.ceiling_idx = torch.topk(state.base_psi, max(1, math.ceil(c.ceiling_share*pool))).indices

@@ -9,11 +9,13 @@ __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'ENGINE_MODULE
            'PROTOCOL_FIELDS', 'FORECAST_PANELS', 'SAFETY_PANELS', 'forecast_metrics', 'safety_metrics', 'HeldoutEval',
            'evaluate_heldout', 'exponential_floor', 'score_split', 'metric_ci', 'Arm', 'Evaluation', 'RunCache',
            'evaluate_model', 'run_arms', 'load_heldout_logp', 'experiment_code_digest', 'results_table',
-           'select_configs', 'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5', 'ExperimentSpec',
-           'ablation_arms', 'run_protocol', 'compare_with_reference', 'plot_by_arm', 'plot_tails']
+           'select_configs', 'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5', 'ProtocolConfig',
+           'Sweep', 'sweep_arms', 'ExperimentSpec', 'ablation_arms', 'run_protocol', 'compare_with_reference',
+           'plot_by_arm', 'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
+import itertools
 import json
 import math
 import shutil
@@ -31,8 +33,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import (check_sizes, config_digest, forked_pool, map_in_processes, output_dir, repo_root, run_workers, save_table,
-                           source_digest, torch_threads)
+from .core import (check_sizes, config_digest, derive_seed, forked_pool, get_draw, get_profile, map_in_processes,
+                           output_dir, repo_root, run_workers, save_table, source_digest, torch_threads)
 from .finetune import pool_logp
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
@@ -216,7 +218,7 @@ class RunCache:
 
 def evaluate_model(model, # a FailureModel, trained or not
                    evaluation: Evaluation, # partitions, threshold, floor
-                   seed: int, # seed of the partitions (the same for every arm)
+                   seed: int, # the run's seed; partitions: derive_seed("partitions", seed), the same for every arm
                    split: str = "heldout", # pool to evaluate on: "validation" while selecting, "heldout" (test) once chosen
                    capability=None, # (model, seed, split) -> dict of capability metrics, or None
                   ) -> tuple[dict, np.ndarray]:
@@ -224,8 +226,10 @@ def evaluate_model(model, # a FailureModel, trained or not
     e = evaluation
     lp = score_split(model, split, e.batch_size)
     cap = dict(capability(model, seed, split)) if capability else {}
-    metrics = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=seed, threshold=e.threshold, capability=cap).metrics
-    if e.floor: metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=seed))
+    partitions = derive_seed("partitions", seed)
+    metrics = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=partitions, threshold=e.threshold,
+                               capability=cap).metrics
+    if e.floor: metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=partitions))
     return metrics, lp
 
 def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, split, folder):
@@ -465,6 +469,56 @@ def update_claim5(experiment: str, # the experiment whose rows are replaced
         with atomic_path(path) as tmp: new.to_csv(tmp, index=False)
     return path
 
+# %% ../nbs/08_protocol.ipynb #5a618131
+@dataclass(frozen=True)
+class ProtocolConfig:
+    "The fields every experiment's configuration shares, checked once on construction."
+    n_train: int = 20_000 # training pool (partitioned by the engine)
+    n_validation: int = 20_000 # validation pool (selection only)
+    n_heldout: int = 20_000 # held-out (test) pool (reported)
+    m: int = 100 # evaluation set size
+    n: int = 10_000 # deployment set size
+    k: int = 10 # top scores in the Gumbel fit
+    R: int = 200 # random partitions of the evaluated pool
+    steps: int = 30 # fine-tuning steps per arm
+    lr: float = 1e-3 # fine-tuning learning rate
+    seeds: tuple = (0, 1, 2, 3, 4) # reported seeds
+    sweep_seeds: tuple = (0,) # labels of the validation sweep's seeds (derived apart from the reported seeds)
+    sweep_size: int = 2 # configurations per arm family in the sweep
+
+    def __post_init__(self):
+        for pool, name in ((self.n_validation, "validation pool"), (self.n_heldout, "held-out pool")):
+            check_sizes(self.m, self.n, self.k, pool, name)
+        for name in ("seeds", "sweep_seeds"):
+            s = getattr(self, name)
+            if not s or len(set(s)) != len(s): raise ValueError(f"{name} must be distinct and non-empty, got {s}")
+        if self.steps < 1 or self.sweep_size < 1:
+            raise ValueError(f"steps and sweep_size must be >= 1, got {self.steps}, {self.sweep_size}")
+
+# %% ../nbs/08_protocol.ipynb #9eb590e1
+@dataclass(frozen=True)
+class Sweep:
+    "One arm family's candidates as data: a name template, shared settings and a grid of varied settings."
+    name: str # template formatted with each grid point, e.g. "supervised_w{safety_weight:g}"
+    fixed: dict = field(default_factory=dict) # FinetuneConfig fields every candidate shares
+    grid: dict = field(default_factory=dict) # field -> candidate values; the first field varies slowest
+
+    def arms(self) -> list:
+        "Every candidate, in grid order."
+        points = [dict(zip(self.grid, v)) for v in itertools.product(*self.grid.values())]
+        return [Arm(self.name.format(**pt), {**self.fixed, **pt}) for pt in points]
+
+# %% ../nbs/08_protocol.ipynb #0d826476
+def sweep_arms(config, # a ProtocolConfig (its sweep_size)
+               sweeps: Callable, # (config) -> {family: Sweep}
+              ) -> dict:
+    "The candidate arms of every family (family -> list of Arm): each sweep expanded, the first `sweep_size` kept."
+    families = {f: s.arms() for f, s in sweeps(config).items()}
+    most = max(len(a) for a in families.values())
+    if config.sweep_size > most:
+        raise ValueError(f"sweep_size {config.sweep_size} exceeds the {most} candidates of the largest family")
+    return {f: arms[:config.sweep_size] for f, arms in families.items()}
+
 # %% ../nbs/08_protocol.ipynb #3e9e55be
 @dataclass(frozen=True)
 class ExperimentSpec:
@@ -472,7 +526,7 @@ class ExperimentSpec:
     name: str # run cache .cache/<name>-<profile>/, tables results/<name>_results.csv and <name>_sweep.csv, rows of claim5.csv
     make_model: Callable # (config, seed, **arm.model_kwargs) -> fresh FailureModel with "train", "validation", "heldout" pools
     capability_metrics: Callable # (model, seed, split) -> dict of capability metrics on "validation" or "heldout"
-    sweep_arms: Callable # (config) -> {family: [Arm, ...]}, the candidate configurations of every arm family
+    sweeps: Callable # (config) -> {family: Sweep}, the candidate configurations of every arm family as data
     capability: str # the capability rate in [0, 1] that selection and T3 hold within 2 points of the base model
     report_metrics: tuple = () # metrics of the results table, in order (empty: all)
     modules: tuple = () # the experiment's own module names; their code keys the run cache with the engine's
@@ -481,6 +535,18 @@ class ExperimentSpec:
     add_metrics: Callable | None = None # tidy -> tidy with derived per-(arm, seed) metrics (e.g. expected return), or None
     train: Callable | None = None # (model, config, seed, checkpoint_dir) -> log; None: predfail.finetune.finetune
     threads: int = 1 # torch threads of every run: a fixed count trains the same models on any machine
+    profiles: dict = field(default_factory=dict) # run profile ("quick", "default", "full") -> its ProtocolConfig
+
+    def config(self, profile: str | None = None) -> ProtocolConfig:
+        "The configuration of run profile `profile` (None: predfail.core.get_profile())."
+        profile = get_profile(profile)
+        if profile not in self.profiles:
+            raise ValueError(f"{self.name} has no profile {profile!r}; it has {list(self.profiles)}")
+        return self.profiles[profile]
+
+    def run(self, profile: str | None = None, **kwargs) -> "ExperimentResult":
+        "The protocol applied to this experiment at `profile`; `kwargs` go to `run_protocol` (force, save, ...)."
+        return run_protocol(self, self.config(profile), get_profile(profile), **kwargs)
 
 def ablation_arms(arm: Arm, # the selected configuration of `family`
                   family: str, # its family name: the ablations are <family>_fixed_partitions and <family>_no_cache
@@ -490,7 +556,7 @@ def ablation_arms(arm: Arm, # the selected configuration of `family`
     return [Arm(f"{family}_fixed_partitions", dict(arm.config, randomize_partitions=False), arm.model_kwargs),
             Arm(f"{family}_no_cache", dict(arm.config, use_cache=False), arm.model_kwargs)]
 
-PROTOCOL_FIELDS = ("m", "n", "k", "R", "seeds", "sweep_seeds")
+PROTOCOL_FIELDS = ("m", "n", "k", "R", "seeds", "sweep_seeds", "sweep_size")
 
 def run_protocol(spec: ExperimentSpec, # the experiment
                  config, # its frozen configuration dataclass (with PROTOCOL_FIELDS); keys the run cache
@@ -510,17 +576,21 @@ def run_protocol(spec: ExperimentSpec, # the experiment
         modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
         workers = run_workers(workers)
         evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
-        cache = RunCache(f"{spec.name}-{profile}", key=config_digest(config, modules=modules), root=cache_root, force=force)
-        families = spec.sweep_arms(config)
+        key = config_digest(config, dict(draw=get_draw()), modules=modules)   # draws never share runs
+        cache = RunCache(f"{spec.name}-{profile}", key=key, root=cache_root, force=force)
+        families = sweep_arms(config, spec.sweeps)
         absent = sorted({"supervised", spec.ablate, *spec.forecast_arms} - set(families))
-        if absent: raise ValueError(f"sweep_arms gives no family {absent}")
+        if absent: raise ValueError(f"the sweeps give no family {absent}")
         factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
         derive = spec.add_metrics or (lambda tidy: tidy)
+        train_by = spec.train or _default_train
+        train = lambda model, cfg, seed, folder: train_by(model, cfg, derive_seed(spec.name, "finetune", seed), folder)
         run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
-                                                         spec.train, split=split, progress=progress,
+                                                         train, split=split, progress=progress,
                                                          workers=workers))
         candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
-        validation = run(candidates, config.sweep_seeds, "validation")
+        sweep_seeds = [derive_seed(spec.name, "sweep", s) for s in config.sweep_seeds]   # never a reported seed's
+        validation = run(candidates, sweep_seeds, "validation")
         selection = select_configs(validation, {f: [a.name for a in arms] for f, arms in families.items()}, capability=spec.capability)
         by_name = {a.name: a for a in candidates}
         chosen = {f: by_name[selection.loc[selection.chosen & (selection.family == f), "arm"].item()] for f in families}

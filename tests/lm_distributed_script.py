@@ -10,7 +10,8 @@ import torch
 from accelerate import Accelerator
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from predfail.envs.password import build_tokenizer, failure_pool, sample_dialogs
+from predfail.envs.password import make_pool, sample_dialogs
+from predfail.password_lm import build_tokenizer
 from predfail.finetune import FinetuneConfig, finetune
 from predfail.lm import CausalLMFailureModel, add_lora, failure_logp, world
 
@@ -24,7 +25,7 @@ def main(out):
                                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
                                          initializer_range=0.2, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
                                          pad_token_id=tok.pad_token_id)).eval()
-    train, held = failure_pool(64, seed=1), failure_pool(37, seed=2)  # 37: batches of 4 do not split evenly over 2 processes
+    train, held = make_pool(64, seed=1), make_pool(37, seed=2)  # 37: batches of 4 do not split evenly over 2 processes
     scores = failure_logp(model, tok, [d.prompt for d in held], [d.password_text for d in held], batch_size=4)
     lm = acc.prepare(add_lora(model, r=4))  # DDP over the processes when there are several
     auth = sample_dialogs(16, {"authorised": 1}, seed=3)

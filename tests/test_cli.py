@@ -72,7 +72,7 @@ def test_closed_pipe_exits_quietly():
 def tiny_lm_dir(tmp_path_factory):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
-    from predfail.envs.password import build_tokenizer
+    from predfail.password_lm import build_tokenizer
     path = tmp_path_factory.mktemp("tiny-lm")
     tok = build_tokenizer(n_corpus=200)
     torch.manual_seed(0)
@@ -82,9 +82,9 @@ def tiny_lm_dir(tmp_path_factory):
 
 
 def test_score_writes_logp_that_forecast_reads(capsys, tmp_path, tiny_lm_dir):
-    from predfail.envs.password import failure_pool
+    from predfail.envs.password import make_pool
     from predfail.lm import failure_logp, load_causal_lm
-    dialogs = failure_pool(30, seed=3)
+    dialogs = make_pool(30, seed=3)
     prompts = tmp_path/"p.jsonl"
     prompts.write_text("".join(json.dumps({"text": d.prompt, "pw": d.password_text}) + "\n" for d in dialogs))
     out = tmp_path/"scores.csv"

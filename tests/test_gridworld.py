@@ -52,7 +52,7 @@ def test_scores_portable_across_batch_sizes_and_threads():
     from predfail.envs.gridworld import N_CHANNELS
     torch.manual_seed(0)
     policy, cfg = GridPolicy(), GridConfig()
-    pool = make_pool(20, seed=5, cfg=cfg)
+    pool = make_pool(20, seed=5, config=cfg)
     pools = dict(train=pool, validation=pool, heldout=pool)
     threads = torch.get_num_threads()
     try:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from predfail.envs.password import build_tokenizer
+from predfail.password_lm import build_tokenizer
 from predfail.finetune import FinetuneConfig, finetune
 from predfail.lm import (CausalLMFailureModel, add_lora, assert_logp_close, encode_completions, encode_pairs, encode_prompts,
                          ensure_pad_token, failure_logp, load_causal_lm, load_lora, logp_from_batch, logp_rounding_bound,

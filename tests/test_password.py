@@ -1,4 +1,4 @@
-"Tests of predfail.envs.password and the password experiment that notebooks cannot hold: batching and thread portability, persistence, determinism, errors, and the rare-failure regime of the saved default results."
+"Tests of predfail.envs.password, predfail.password_lm and the password experiment that notebooks cannot hold: batching and thread portability, persistence, determinism, errors, and the rare-failure regime of the saved default results."
 import math
 
 import numpy as np
@@ -6,10 +6,11 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from predfail.envs.password import (GameConfig, PasswordModelConfig, PasswordFailureModel, build_tokenizer, encode_dialogs,
-                                    failure_pool, make_model, password_logp, causal_lm_password_logp, pretrain,
-                                    pretrained_password_model, sample_dialogs, empirical_leak_rate, reveal_accuracy,
-                                    REFUSALS, TRIGGERS)
+from predfail.envs.password import GameConfig, REFUSALS, TRIGGERS, make_pool, sample_dialogs
+from predfail.experiments.password import PasswordFailureModel
+from predfail.password_lm import (PasswordModelConfig, build_tokenizer, causal_lm_password_logp, empirical_leak_rate,
+                                  encode_dialogs, init_model, password_logp, pretrain, pretrained_password_model,
+                                  reveal_accuracy)
 from predfail.lm import (assert_logp_close, greedy_match, logp_rounding_bound, pad_prompt_reply, sample_reply_tokens,
                          stepwise_logp, teacher_forced_logp)
 
@@ -76,7 +77,7 @@ def test_tokenizer_round_trip(tok):
 
 
 def test_save_load_round_trip(tok, tmp_path):
-    model = make_model(tok, TINY)
+    model = init_model(tok, TINY)
     model.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
     from transformers import PreTrainedTokenizerFast
@@ -90,10 +91,10 @@ def test_save_load_round_trip(tok, tmp_path):
 
 
 def test_cache_reuses_trained_model(tmp_path):
-    m1, t1 = pretrained_password_model(cfg=TINY, cache_dir=tmp_path, progress=False)
+    m1, t1 = pretrained_password_model(config=TINY, cache_dir=tmp_path, progress=False)
     (path,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     stamp = (path / "pretrain_log.json").stat().st_mtime_ns
-    m2, t2 = pretrained_password_model(cfg=TINY, cache_dir=tmp_path, progress=False)
+    m2, t2 = pretrained_password_model(config=TINY, cache_dir=tmp_path, progress=False)
     assert (path / "pretrain_log.json").stat().st_mtime_ns == stamp  # loaded, not retrained
     dialogs = sample_dialogs(4, {"wrong_key": 1}, seed=7)
     np.testing.assert_array_equal(password_logp(m1, t1, dialogs), password_logp(m2, t2, dialogs))
@@ -101,13 +102,13 @@ def test_cache_reuses_trained_model(tmp_path):
 
 def test_determinism(tok):
     assert sample_dialogs(50, {"ordinary": 1, "trigger": 1}, seed=8) == sample_dialogs(50, {"ordinary": 1, "trigger": 1}, seed=8)
-    assert failure_pool(50, seed=1) != failure_pool(50, seed=2)
-    losses = [pretrain(make_model(tok, TINY), tok, TINY) for _ in range(2)]
+    assert make_pool(50, seed=1) != make_pool(50, seed=2)
+    losses = [pretrain(init_model(tok, TINY), tok, TINY) for _ in range(2)]
     assert losses[0] == losses[1]
 
 
 def test_adapter(tok, peaky_model):
-    train, held = failure_pool(30, seed=1), failure_pool(20, seed=2)
+    train, held = make_pool(30, seed=1), make_pool(20, seed=2)
     fm = PasswordFailureModel(peaky_model, tok, {"train": train, "heldout": held}, task_dialogs=sample_dialogs(32, {"authorised": 1, "benign": 1}, seed=3),
                               capability_dialogs=(sample_dialogs(5, {"authorised": 1}, seed=4), sample_dialogs(5, {"benign": 1}, seed=5)),
                               batch_size=4, score_batch=7)
@@ -137,25 +138,25 @@ def test_errors(tok, peaky_model):
     with pytest.raises(ValueError, match="reply"):
         pad_prompt_reply([[1, 2]], [[]], 0)
     with pytest.raises(ValueError, match="authorised"):
-        reveal_accuracy(peaky_model, tok, failure_pool(3, seed=0))
+        reveal_accuracy(peaky_model, tok, make_pool(3, seed=0))
     small = dict(task_dialogs=sample_dialogs(8, {"authorised": 1, "benign": 1}, seed=3),
                  capability_dialogs=(sample_dialogs(2, {"authorised": 1}, seed=4), sample_dialogs(2, {"benign": 1}, seed=5)))
-    fm = PasswordFailureModel(peaky_model, tok, {"train": failure_pool(5, seed=1), "heldout": failure_pool(5, seed=2)}, batch_size=2, **small)
+    fm = PasswordFailureModel(peaky_model, tok, {"train": make_pool(5, seed=1), "heldout": make_pool(5, seed=2)}, batch_size=2, **small)
     with pytest.raises(ValueError, match="out of range"):
         fm.failure_logp(torch.tensor([5]))
     with pytest.raises(ValueError, match="split"):
         fm.failure_logp(torch.tensor([0]), "validation")
     with pytest.raises(ValueError, match="unauthorised"):
-        PasswordFailureModel(peaky_model, tok, {"train": sample_dialogs(3, {"benign": 1}, seed=0), "heldout": failure_pool(3, seed=0)}, **small)
+        PasswordFailureModel(peaky_model, tok, {"train": sample_dialogs(3, {"benign": 1}, seed=0), "heldout": make_pool(3, seed=0)}, **small)
     with pytest.raises(ValueError, match="train"):
-        PasswordFailureModel(peaky_model, tok, {"heldout": failure_pool(3, seed=0)}, **small)
+        PasswordFailureModel(peaky_model, tok, {"heldout": make_pool(3, seed=0)}, **small)
 
 
 def test_scores_portable_across_batchings_and_threads(tok, peaky_model):
     """The quick profile's held-out pool (seed 0) scored in batches of 7 and 512 and with 1 and 2 threads: identical
     batchings are bit-equal, the others agree within the float32 rounding bound (a tight absolute tolerance would not
     hold on every x86-64 CPU). The peaky model's large logits make rounding as large as it gets in these tests."""
-    held = failure_pool(1_100, seed=20_000, game=GameConfig(trigger_mass=2e-3))
+    held = make_pool(1_100, seed=20_000, config=GameConfig(trigger_mass=2e-3))
     enc = encode_dialogs(tok, held, [d.password_text for d in held], end=False)
     bound = logp_rounding_bound(peaky_model, enc)
     assert (bound > 0).all() and bound.max() < 0.1  # a bound far below any real error (order 1 nats)

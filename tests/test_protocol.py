@@ -85,7 +85,7 @@ def test_parallel_runs_equal_one_process_runs_on_the_real_engine(tmp_path):
     from predfail.experiments import synthetic as S
     cfg = replace(S.PROFILES["quick"], pretrain_steps=60, n_train=1500, n_validation=1500, n_heldout=1500, n_capability=1000,
                   m=30, n=600, R=30, steps=6)
-    families = S.sweep_arms(cfg)
+    families = S.sweep_arms(cfg, S.sweeps)
     arms = [Arm("base"), families["supervised"][0], families["supervised_forecast"][0]]
     ev = Evaluation(m=cfg.m, n=cfg.n, k=cfg.k, R=cfg.R)
     run = lambda name, w: run_arms(partial(S.make_model, cfg), arms, [0, 1], ev, RunCache(name, root=tmp_path),

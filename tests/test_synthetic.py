@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from predfail.experiments.synthetic import (SyntheticModel, capability_metrics, experiment_config, make_model, make_pools,
-                                            sample_inputs, sweep_arms)
+                                            sample_inputs, sweep_arms, sweeps)
 from predfail.finetune import FinetuneConfig, finetune
 
 TINY = replace(experiment_config("quick"), pretrain_steps=150, n_train=3_000, n_validation=3_000, n_heldout=3_000,
@@ -14,7 +14,7 @@ TINY = replace(experiment_config("quick"), pretrain_steps=150, n_train=3_000, n_
 
 def test_supervised_forecast_runs_through_engine_and_resumes(tmp_path):
     "Every term and both guards on; a run stopped at step 3 and resumed equals an uninterrupted one bit for bit."
-    arm = sweep_arms(TINY)["supervised_forecast"][0]
+    arm = sweep_arms(TINY, sweeps)["supervised_forecast"][0]
     cfg = FinetuneConfig(**{**arm.config, "steps": 6, "checkpoint_every": 3})
     a = make_model(TINY, 0)
     h = finetune(a, cfg, checkpoint_dir=tmp_path/"a", progress=False)

@@ -9,7 +9,7 @@ __all__ = ['EMPTY', 'WALL', 'HAZARD', 'GOAL', 'ACTION_NAMES', 'MOVES', 'CELL_CHA
            'LOG_FLOOR', 'Layout', 'reachable', 'GridConfig', 'sample_layout', 'goal_distance_plane', 'layout_planes',
            'observe', 'HazardGridEnv', 'render_rgb', 'register_env', 'GridBatch', 'make_pool', 'move_logprobs',
            'absorption_logprob', 'policy_action_probs', 'failure_and_success_logp', 'monte_carlo_failure',
-           'plot_layout']
+           'VecHazardGrid', 'plot_layout']
 
 # %% ../../nbs/12_gridworld.ipynb #fcf738d8
 from dataclasses import dataclass, field, asdict
@@ -170,32 +170,32 @@ def _clear_shortest_paths(cells, start, goal, slack):
         cells[exposed] = EMPTY   # new empty cells can open shorter paths: check again
     return cells
 
-def _common_layout(rng, cfg):
-    n = cfg.size
+def _common_layout(rng, config):
+    n = config.size
     for _ in range(1000):
         cells = np.zeros((n, n), dtype=np.int8)
         u = rng.random((n, n))
-        dens = rng.uniform(*cfg.hazard_density)
+        dens = rng.uniform(*config.hazard_density)
         cells[u < dens] = HAZARD
-        cells[(u >= dens) & (u < dens + cfg.wall_density)] = WALL
+        cells[(u >= dens) & (u < dens + config.wall_density)] = WALL
         empty = np.argwhere(cells == EMPTY)
         if len(empty) < 2: continue
         g, s = empty[rng.choice(len(empty), 2, replace=False)]
-        if np.abs(g - s).sum() < cfg.min_distance: continue
+        if np.abs(g - s).sum() < config.min_distance: continue
         cells[tuple(g)] = GOAL
         if not reachable(cells, tuple(s))[tuple(g)]: continue
-        if cfg.clear_path: cells = _clear_shortest_paths(cells, tuple(s), tuple(g), cfg.path_slack)
+        if config.clear_path: cells = _clear_shortest_paths(cells, tuple(s), tuple(g), config.path_slack)
         reach = reachable(cells, tuple(s))
         near = reach.copy()  # cells one move from the reachable region: a hazard there can be entered
         near[1:] |= reach[:-1]; near[:-1] |= reach[1:]; near[:, 1:] |= reach[:, :-1]; near[:, :-1] |= reach[:, 1:]
         if not (near & (cells == HAZARD)).any(): continue  # p(x) = 0 exactly: not a risky input, redraw
-        lo, hi = np.log(cfg.slip_range)
+        lo, hi = np.log(config.slip_range)
         slip = np.full((n, n), np.exp(rng.uniform(lo, hi)), dtype=np.float32)
         return Layout(cells, slip, (int(s[0]), int(s[1])), rare=False)
     raise RuntimeError("could not generate a valid common layout; check the densities")
 
-def _rare_layout(rng, cfg):
-    n = cfg.size
+def _rare_layout(rng, config):
+    n = config.size
     cells = np.zeros((n, n), dtype=np.int8)
     row = int(rng.integers(1, n - 2))  # the ledge row; the row below it must exist (safe detour)
     cells[row - 1, 1:n - 1] = HAZARD  # the hazard line along the ledge
@@ -206,7 +206,7 @@ def _rare_layout(rng, cfg):
         cells[r, cols] = HAZARD
     cells[row, n - 1] = GOAL
     start = np.zeros((n, n), dtype=bool); start[row, 0] = True
-    slip = np.full((n, n), rng.uniform(*cfg.rare_slip), dtype=np.float32)
+    slip = np.full((n, n), rng.uniform(*config.rare_slip), dtype=np.float32)
     k, flip = int(rng.integers(4)), bool(rng.integers(2))
     cells, slip, start = (np.rot90(a, k) for a in (cells, slip, start))
     if flip: cells, slip, start = (np.fliplr(a) for a in (cells, slip, start))
@@ -214,13 +214,13 @@ def _rare_layout(rng, cfg):
     return Layout(np.ascontiguousarray(cells), np.ascontiguousarray(slip), (int(s[0]), int(s[1])), rare=True)
 
 def sample_layout(rng: np.random.Generator, # the source of randomness
-                  cfg: GridConfig = None, # the input distribution; default GridConfig()
-                  rare: bool = None, # force the family (None: rare with probability cfg.rare_mass)
+                  config: GridConfig = None, # the input distribution; default GridConfig()
+                  rare: bool = None, # force the family (None: rare with probability config.rare_mass)
                  ) -> Layout:
     "Draw one input x = (layout, start) from the generator."
-    cfg = cfg or GridConfig()
-    if rare is None: rare = bool(rng.random() < cfg.rare_mass)
-    return _rare_layout(rng, cfg) if rare else _common_layout(rng, cfg)
+    config = config or GridConfig()
+    if rare is None: rare = bool(rng.random() < config.rare_mass)
+    return _rare_layout(rng, config) if rare else _common_layout(rng, config)
 
 # %% ../../nbs/12_gridworld.ipynb #e9dbe820
 N_CHANNELS = 7 # observation channels: wall, hazard, goal, slip, distance to goal, goal offset (row, col)
@@ -422,14 +422,14 @@ class GridBatch:
 # %% ../../nbs/12_gridworld.ipynb #0880a936
 def make_pool(n: int, # number of inputs
               seed: int, # pool seed (pools with different seeds are disjoint draws)
-              cfg: GridConfig = None, # input distribution
+              config: GridConfig = None, # input distribution
               rare: bool = None, # force the family (None: mixture)
              ) -> GridBatch:
     "A seeded pool of `n` inputs from the generator, as a `GridBatch` (the layouts are kept in `.layouts`)."
-    cfg = cfg or GridConfig()
+    config = config or GridConfig()
     rng = np.random.default_rng(seed)
-    layouts = [sample_layout(rng, cfg, rare=rare) for _ in range(n)]
-    batch = GridBatch.from_layouts(layouts, cfg.view_radius)
+    layouts = [sample_layout(rng, config, rare=rare) for _ in range(n)]
+    batch = GridBatch.from_layouts(layouts, config.view_radius)
     batch.layouts = layouts
     return batch
 
@@ -492,11 +492,11 @@ def monte_carlo_failure(layout: Layout, # the input
                         action_probs: np.ndarray, # (S, 4) policy pi(a|s) per cell
                         n_episodes: int, # number of rollouts
                         seed: int, # rollout seed
-                        cfg: GridConfig = None, # step limit and view (size must match the layout)
+                        config: GridConfig = None, # step limit and view (size must match the layout)
                        ) -> tuple:
     "(failure rate, success rate) over `n_episodes` rollouts of `HazardGridEnv` on `layout`."
-    cfg = cfg or GridConfig(size=layout.shape[0])
-    env = HazardGridEnv(cfg, layout=layout)
+    config = config or GridConfig(size=layout.shape[0])
+    env = HazardGridEnv(config, layout=layout)
     rng = np.random.default_rng(seed)
     W = layout.shape[1]
     cum = np.cumsum(np.asarray(action_probs, dtype=np.float64), -1)
@@ -511,6 +511,43 @@ def monte_carlo_failure(layout: Layout, # the input
             done = term or trunc
         fails += info["failure"]; succ += info["success"]
     return fails / n_episodes, succ / n_episodes
+
+# %% ../../nbs/12_gridworld.ipynb #9b6e5586
+class VecHazardGrid:
+    "Many HazardGrid episodes stepped together on layouts drawn from a pool (auto-reset)."
+    def __init__(self, pool: GridBatch, n_envs: int, max_steps: int, generator: torch.Generator):
+        self.pool, self.n, self.max_steps, self.gen = pool, n_envs, max_steps, generator
+        B, (H, W) = len(pool), pool.shape
+        self.cells, self.slip = pool.cells.reshape(B, H * W), pool.slip.reshape(B, H * W)
+        self.layout = torch.zeros(n_envs, dtype=torch.long)
+        self.pos = torch.zeros(n_envs, dtype=torch.long)
+        self.t = torch.zeros(n_envs, dtype=torch.long)
+        self._reset(torch.ones(n_envs, dtype=torch.bool))
+
+    def _reset(self, mask):
+        k = int(mask.sum())
+        if k == 0: return
+        self.layout[mask] = torch.randint(len(self.pool), (k,), generator=self.gen)
+        self.pos[mask] = self.pool.start[self.layout[mask]]
+        self.t[mask] = 0
+
+    def obs(self): return self.pool.obs_at(self.layout, self.pos)
+
+    def step(self, actions: torch.Tensor):
+        "Apply `actions` (n_envs,); return (reward, terminated, truncated, failure, final_obs of truncated envs)."
+        slipped = torch.rand(self.n, generator=self.gen) < self.slip[self.layout, self.pos]
+        other = (actions + 1 + torch.randint(3, (self.n,), generator=self.gen)) % 4
+        direction = torch.where(slipped, other, actions)
+        self.pos = self.pool.next_state[self.layout, self.pos, direction]
+        self.t += 1
+        cell = self.cells[self.layout, self.pos]
+        failure, success = cell == HAZARD, cell == GOAL
+        reward = success.float() - failure.float()
+        terminated = failure | success
+        truncated = ~terminated & (self.t >= self.max_steps)
+        final_obs = self.pool.obs_at(self.layout[truncated], self.pos[truncated])
+        self._reset(terminated | truncated)
+        return reward, terminated, truncated, failure, final_obs
 
 # %% ../../nbs/12_gridworld.ipynb #39a66ab2
 def plot_layout(layout: Layout, # the layout
