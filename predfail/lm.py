@@ -218,12 +218,14 @@ def teacher_forced_logp(model, # a transformers causal LM
                         reply_ids: list, # token ids of each reply
                         pad_id: int = 0, # padding id
                         batch_size: int = 512, # rows per forward pass
+                        fast: bool = True, # `completion_logp` (shared prefix, reply logits only); False: `logp_from_batch`
                        ) -> torch.Tensor:
     "Exact log P(reply | prompt) for each pair in the given order, batched, without gradient (float64, shape (N,))."
     out = []
     with torch.no_grad():
         for i in range(0, len(prompt_ids), batch_size):
-            out.append(logp_from_batch(model, pad_prompt_reply(prompt_ids[i:i + batch_size], reply_ids[i:i + batch_size], pad_id)).cpu())
+            b = pad_prompt_reply(prompt_ids[i:i + batch_size], reply_ids[i:i + batch_size], pad_id)
+            out.append((completion_logp(model, b) if fast else logp_from_batch(model, b)).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 # %% ../nbs/15_lm.ipynb #a1f25487
