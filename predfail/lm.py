@@ -218,7 +218,7 @@ def teacher_forced_logp(model, # a transformers causal LM
                         reply_ids: list, # token ids of each reply
                         pad_id: int = 0, # padding id
                         batch_size: int = 512, # rows per forward pass
-                        fast: bool = True, # `completion_logp` (shared prefix, reply logits only); False: `logp_from_batch`
+                        fast: bool = False, # True: `completion_logp` (shared prefix, reply logits only); False: `logp_from_batch`
                        ) -> torch.Tensor:
     "Exact log P(reply | prompt) for each pair in the given order, batched, without gradient (float64, shape (N,))."
     out = []
