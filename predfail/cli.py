@@ -7,7 +7,7 @@ Docs: https://predfail.github.io/predfail/cli.html.md"""
 # %% auto #0
 __all__ = ['STDIN', 'KINDS', 'MAX_ABS_SCORE', 'FORECASTERS', 'MAX_BATCH_SIZE', 'MAX_BOOTSTRAP', 'InputError', 'Records',
            'read_records', 'column_values', 'choose_column', 'load_scores', 'forecast_report', 'format_report',
-           'check_output', 'score_command', 'build_parser', 'main']
+           'check_output', 'score_command', 'sampled_score_command', 'build_parser', 'main']
 
 # %% ../nbs/04_cli.ipynb #0df7b7c5
 import argparse
@@ -346,13 +346,15 @@ def _add_score_parser(sub):
     sc.add_argument("--gguf-file", help="GGUF file inside the model folder (needs the gguf package)")
     sc.add_argument("--prompts", required=True, help="JSONL (or CSV) file with one prompt per row")
     sc.add_argument("--prompt-column", default="prompt", help='column holding the prompt: text or a list of chat messages (default "prompt")')
-    what = sc.add_mutually_exclusive_group(required=True)
+    what = sc.add_mutually_exclusive_group()
     what.add_argument("--completion", help="the failure completion, the same for every prompt")
     what.add_argument("--completion-column", help="column holding each prompt's failure completion")
     sc.add_argument("--end", action="store_true", help="score the reply being exactly the completion (end token included)")
     sc.add_argument("--batch-size", type=_whole(1, MAX_BATCH_SIZE), default=16,
                     help=f"prompts per forward pass, 1 to {MAX_BATCH_SIZE:,} (default 16)")
-    sc.add_argument("--out", required=True, help="CSV file to write (columns row, logp); - writes to standard output")
+    sc.add_argument("--out", required=True,
+                    help="CSV file to write (columns row, logp; with --judge row, failures, trials, rate, lo, hi); - writes to standard output")
+    _add_judge_args(sc)
     return sc
 
 def _prompts_and_completions(args, records, path):
@@ -372,6 +374,9 @@ def _prompts_and_completions(args, records, path):
 def score_command(args, # parsed arguments of `predfail score`
                  ) -> dict:
     "Run `predfail score`: check the output, read the prompts, load the model, write the scores; return a summary."
+    if args.judge is not None: return sampled_score_command(args)
+    if args.completion is None and args.completion_column is None:
+        raise InputError("give --completion or --completion-column (exact log p), or --judge and --samples (sampled rates)")
     check_output(args.out, "--out", inputs={"--prompts": args.prompts, "--model": args.model})
     columns, records, _ = read_records(args.prompts)
     path = "standard input" if args.prompts == STDIN else args.prompts
@@ -395,9 +400,44 @@ def _write_logp_csv(f, lp):
 def _run_score(args):
     "`predfail score`; the summary goes to standard error, so standard output can carry the scores (--out -)."
     summary = score_command(args)
-    print(f"scored {summary['n']:,} prompts: median log10 p {summary['median_log10p']:.2f}, max {summary['max_log10p']:.2f}; "
-          f"wrote {summary['out']}", file=sys.stderr)
+    print(summary.get("message") or f"scored {summary['n']:,} prompts: median log10 p {summary['median_log10p']:.2f}, "
+          f"max {summary['max_log10p']:.2f}; wrote {summary['out']}", file=sys.stderr)
     return 0
+
+# %% ../nbs/04_cli.ipynb #fe177feb
+def _add_judge_args(sc):
+    "The sampled-behaviour options of `predfail score`."
+    sc.add_argument("--judge", metavar="keyword:WORD|regex:PATTERN", help="count sampled replies the judge flags, instead of the exact log p")
+    sc.add_argument("--samples", type=_whole(1, 100_000), metavar="N", help="--judge: replies sampled per prompt")
+    sc.add_argument("--max-new-tokens", type=_whole(1, 4096), default=32, help="--judge: reply length limit in tokens (default 32)")
+    sc.add_argument("--seed", type=_whole(0), default=0, help="--judge: sampling seed, >= 0 (default 0)")
+
+def sampled_score_command(args, # parsed arguments of `predfail score` with --judge
+                         ) -> dict:
+    "Run `predfail score --judge`: sample replies, count those the judge flags, write counts and intervals."
+    from predfail.sampled import make_judge, sampled_failure_rate
+    if args.completion is not None or args.completion_column is not None: raise InputError("--judge counts sampled replies; drop --completion/--completion-column")
+    if args.samples is None or args.samples < 1: raise InputError("--judge needs --samples N (replies per prompt, at least 1)")
+    if args.max_new_tokens < 1 or args.batch_size < 1: raise InputError("--max-new-tokens and --batch-size must be at least 1")
+    try: judge = make_judge(args.judge)
+    except ValueError as e: raise InputError(f"--judge: {e}") from None
+    check_output(args.out, "--out", inputs={"--prompts": args.prompts, "--model": args.model})
+    columns, records, _ = read_records(args.prompts)
+    if args.prompt_column not in columns: raise InputError(f"{args.prompts}: no column {args.prompt_column!r}; available columns: {', '.join(columns)}")
+    prompts = [rec.get(args.prompt_column) for _, rec in records]
+    for (lineno, _), p in zip(records, prompts):
+        if not ((isinstance(p, str) and p.strip()) or (isinstance(p, list) and p and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in p))):
+            raise InputError(f"{args.prompts}, line {lineno}: the prompt must be non-empty text or a list of chat messages with role and content")
+    from predfail.lm import load_causal_lm
+    try: model, tok = load_causal_lm(args.model, gguf_file=args.gguf_file)
+    except (OSError, ValueError, ImportError) as e: raise InputError(str(e).splitlines()[0]) from None
+    t = sampled_failure_rate(model, tok, prompts, judge, args.samples, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                             batch_size=max(args.batch_size, 1))
+    table = t.assign(row=t.prompt + 1)[["row", "failures", "trials", "rate", "lo", "hi"]]
+    _write_output(args.out, lambda f: table.to_csv(f, index=False, float_format="%.17g"))
+    out = "standard output" if args.out == STDIN else str(args.out)
+    return {"n": len(t), "out": out, "message": f"sampled {args.samples} replies for each of {len(t)} prompts: {int((t.failures > 0).sum())} "
+            f"with a flagged reply, mean rate {t.rate.mean():.4g}; wrote {out}"}
 
 # %% ../nbs/04_cli.ipynb #5f724d46
 MAX_BOOTSTRAP = 100_000 # --bootstrap-samples: memory and time grow with B times the evaluation size
@@ -426,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     fc = sub.add_parser("forecast", help="forecast the worst failure among n deployment queries (Jones et al.'s Gumbel tail)",
                         description="Forecast the worst failure among n deployment queries from a CSV or JSONL file, one row per evaluation input.")
-    fc.add_argument("file", help="CSV (header optional) or JSON Lines file; - reads standard input")
+    fc.add_argument("file", nargs="?", help="CSV (header optional) or JSON Lines file; - reads standard input (or --from-inspect LOG)")
+    _add_inspect_args(fc)
     fc.add_argument("--n", type=float, nargs="+", required=True, metavar="N", help="deployment size(s), each larger than the number of rows m")
     fc.add_argument("--column", help='column to read (default: "score", "psi", "p" or "logp", else the only numeric column)')
     fc.add_argument("--kind", choices=KINDS, help="what the column holds (default: from the column name)")
@@ -451,6 +492,28 @@ def build_parser() -> argparse.ArgumentParser:
     fc.add_argument("--diagnostics", metavar="PATH", help="also save the fit diagnostics (probability plot of the top k, residuals, R²)")
     _add_score_parser(sub)
     return parser
+
+# %% ../nbs/04_cli.ipynb #c4430cb5
+def _add_inspect_args(fc):
+    "The Inspect-log options of `predfail forecast`."
+    fc.add_argument("--from-inspect", metavar="LOG", help="read per-sample scores from an Inspect log instead of FILE (needs predfail[inspect])")
+    fc.add_argument("--score-name", metavar="NAME", help="--from-inspect: which scorer's values (default: the log's only one)")
+    fc.add_argument("--invert-score", action="store_true", help="--from-inspect: the value 1 (C) means the safe behaviour")
+
+def _forecast_input(args, # parsed arguments of `predfail forecast`
+                   ) -> tuple:
+    "Scores and their description from FILE or from --from-inspect LOG (exactly one)."
+    if (args.file is None) == (args.from_inspect is None): raise InputError("give either FILE or --from-inspect LOG")
+    if args.from_inspect is None:
+        if args.score_name or args.invert_score: raise InputError("--score-name and --invert-score go with --from-inspect")
+        return load_scores(args.file, args.column, args.kind, args.failures_column, args.trials_column)
+    if args.kind not in (None, "counts", "p"): raise InputError(f"--from-inspect reads counts or p, not --kind {args.kind}")
+    from predfail.inspect_logs import scores_from_inspect
+    try: scores, info = scores_from_inspect(args.from_inspect, args.score_name, kind=args.kind, invert=args.invert_score)
+    except (ImportError, FileNotFoundError, ValueError) as e: raise InputError(str(e).splitlines()[0]) from None
+    if np.isposinf(scores).any(): raise InputError(f"{args.from_inspect}: {int(np.isposinf(scores).sum())} sample(s) failed in every epoch "
+                                                   "(p = 1); a tail fit cannot use certain failures: report them separately")
+    return scores, info
 
 # %% ../nbs/04_cli.ipynb #a61fea08
 def _save_tail_plot(scores, report, path):
@@ -517,7 +580,7 @@ def _check_forecast_args(args):
 def _forecast(args) -> int:
     "`predfail forecast`: check, read, fit, save the plots, print."
     _check_forecast_args(args)
-    scores, info = load_scores(args.file, args.column, args.kind, args.failures_column, args.trials_column)
+    scores, info = _forecast_input(args)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)   # an overflow is reported as an error naming the input, not printed
         try:

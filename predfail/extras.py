@@ -15,10 +15,13 @@ EXTRAS = {
     "train": ("torch", "tqdm"),
     "lm": ("transformers", "tokenizers", "peft", "accelerate"),
     "rl": ("gymnasium",),
+    "inspect": ("inspect_ai",),
+    "cluster": ("dask", "distributed", "dask_jobqueue"),
 }
 
 # %% ../nbs/00b_extras.ipynb #a199869c
-MODULE_EXTRAS = {"predfail.lm": "lm", "predfail.envs.password": "lm", "predfail.experiments.password": "lm",
+MODULE_EXTRAS = {"predfail.lm": "lm", "predfail.password_lm": "lm", "predfail.experiments.password": "lm",
+                 "predfail.sampled": "lm", "predfail.experiments.smollm": "lm", "predfail.inspect_logs": "inspect",
                  "predfail.envs.gridworld": "rl", "predfail.ppo": "rl", "predfail.experiments.gridworld": "rl"}
 
 def extra_for(module: str, # the predfail module being imported, e.g. "predfail.lm"

@@ -8,11 +8,13 @@ Docs: https://predfail.github.io/predfail/lm.html.md"""
 __all__ = ['LORA_TARGETS', 'SPLITS', 'load_causal_lm', 'ensure_pad_token', 'encode_prompts', 'encode_completions',
            'pad_prompt_reply', 'pad_id', 'encode_pairs', 'model_device', 'token_logprobs', 'masked_nll',
            'logp_from_batch', 'world', 'length_sorted_logp', 'teacher_forced_logp', 'stepwise_logp',
-           'logp_rounding_bound', 'assert_logp_close', 'ContextLengthError', 'context_length', 'check_context',
-           'failure_logp', 'sample_reply_tokens', 'greedy_match', 'add_lora', 'load_lora', 'EncodedPoolsModel',
-           'CausalLMFailureModel', 'smollm_path']
+           'logp_rounding_bound', 'assert_logp_close', 'keeps_logits', 'is_prompt_reply', 'shared_prefix_length',
+           'completion_logp', 'ContextLengthError', 'context_length', 'check_context', 'failure_logp',
+           'sample_reply_tokens', 'greedy_match', 'add_lora', 'load_lora', 'EncodedPoolsModel', 'CausalLMFailureModel',
+           'smollm_path']
 
 # %% ../nbs/15_lm.ipynb #c61095b6
+import inspect
 import math
 import os
 import warnings
@@ -189,6 +191,7 @@ def length_sorted_logp(model, # a transformers causal LM
                        batch_size: int, # rows per forward pass
                        progress: bool = False, # show a progress bar over batches
                        shard: bool = False, # under torch.distributed: each process scores every world-th batch, then all gather
+                       fast: bool = True, # `completion_logp` (shared prefix, reply logits only) where rows allow; else `logp_from_batch`
                       ) -> torch.Tensor:
     "logp_from_batch of `rows`, batched by similar length, in the order of `rows` (float64)."
     if batch_size < 1: raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -202,7 +205,8 @@ def length_sorted_logp(model, # a transformers causal LM
     if progress:
         from tqdm.auto import tqdm
         mine = tqdm(mine, desc="scoring", unit="batch")
-    parts = [logp_from_batch(model, {k: v[by_length[i:i + batch_size]] for k, v in enc.items()}).cpu() for i in mine]
+    def score(b): return completion_logp(model, b) if fast and is_prompt_reply(b) else logp_from_batch(model, b)
+    parts = [score({k: v[by_length[i:i + batch_size]] for k, v in enc.items()}).cpu() for i in mine]
     if size > 1:
         import torch.distributed as dist
         gathered = [None] * size
@@ -218,12 +222,14 @@ def teacher_forced_logp(model, # a transformers causal LM
                         reply_ids: list, # token ids of each reply
                         pad_id: int = 0, # padding id
                         batch_size: int = 512, # rows per forward pass
+                        fast: bool = False, # True: `completion_logp` (shared prefix, reply logits only); False: `logp_from_batch`
                        ) -> torch.Tensor:
     "Exact log P(reply | prompt) for each pair in the given order, batched, without gradient (float64, shape (N,))."
     out = []
     with torch.no_grad():
         for i in range(0, len(prompt_ids), batch_size):
-            out.append(logp_from_batch(model, pad_prompt_reply(prompt_ids[i:i + batch_size], reply_ids[i:i + batch_size], pad_id)).cpu())
+            b = pad_prompt_reply(prompt_ids[i:i + batch_size], reply_ids[i:i + batch_size], pad_id)
+            out.append((completion_logp(model, b) if fast else logp_from_batch(model, b)).cpu())
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
 
 # %% ../nbs/15_lm.ipynb #a1f25487
@@ -274,6 +280,83 @@ def assert_logp_close(actual, # log-probabilities (array-like)
                              f"worst row {i}: {float(a.flat[i])} vs {float(e.flat[i])} (gap {float(gap.flat[i]):.3g}, "
                              f"bound {float(b.flat[i]):.3g})")
 
+# %% ../nbs/15_lm.ipynb #8904d621
+def _unwrapped(model, # a transformers causal LM, possibly inside DDP or PEFT wrappers
+              ):
+    "The transformers model inside DistributedDataParallel and PEFT wrappers."
+    while True:
+        if isinstance(model, torch.nn.parallel.DistributedDataParallel): model = model.module
+        elif hasattr(model, "get_base_model"): model = model.get_base_model()
+        else: return model
+
+def keeps_logits(model, # a transformers causal LM (wrapped or not)
+                ) -> bool:
+    "Whether the model's forward takes `logits_to_keep` (the LM head applied to the last positions only)."
+    return "logits_to_keep" in inspect.signature(_unwrapped(model).forward).parameters
+
+# %% ../nbs/15_lm.ipynb #b778250a
+def is_prompt_reply(batch: dict, # `input_ids`, `attention_mask`, `target_mask`
+                   ) -> bool:
+    "Whether each row is right-padded prompt + reply with the reply's targets a block ending at the last real token."
+    am, tm = batch["attention_mask"], batch["target_mask"].bool()
+    n, r = am.sum(1), tm.sum(1)
+    col = torch.arange(am.shape[1])
+    tcol = col[:tm.shape[1]]
+    return bool(torch.equal(am.bool(), col[None] < n[:, None]) and (r >= 1).all() and (n - r >= 1).all()
+                and torch.equal(tm, (tcol[None] >= (n - r - 1)[:, None]) & (tcol[None] < (n - 1)[:, None])))
+
+def shared_prefix_length(input_ids: torch.Tensor, # (B, L) token ids
+                         limit: int, # the most tokens the prefix may hold
+                        ) -> int:
+    "Length of the longest run of leading tokens that every row shares (at most `limit`)."
+    if limit <= 0: return 0
+    same = (input_ids[:, :limit] == input_ids[:1, :limit]).all(0)
+    return int(limit if same.all() else same.int().argmin())
+
+# %% ../nbs/15_lm.ipynb #a06549dd
+def _prefix_cache(model, prefix, rows, sliced):
+    "Key/value cache of one shared prefix, repeated for `rows` rows."
+    inner = _unwrapped(model)
+    if sliced: out = getattr(inner, inner.base_model_prefix)(input_ids=prefix[None], use_cache=True)
+    else: out = model(input_ids=prefix[None], use_cache=True, logits_to_keep=1)
+    cache = out.past_key_values
+    cache.batch_repeat_interleave(rows)
+    return cache
+
+def completion_logp(model, # a transformers causal LM
+                    batch: dict, # rows from `pad_prompt_reply` (right-padded prompt + reply)
+                    share_prefix: bool = True, # run the tokens every row starts with once, as a key/value cache
+                    head: str = "auto", # "keep": logits_to_keep; "slice": backbone then the LM head on kept positions; "auto"
+                   ) -> torch.Tensor:
+    "logp_from_batch computing only what the reply needs: a shared prefix once, the LM head at the reply's positions only."
+    if head not in ("auto", "keep", "slice"): raise ValueError(f"head must be 'auto', 'keep' or 'slice', got {head!r}")
+    if not is_prompt_reply(batch): raise ValueError("completion_logp needs right-padded prompt + reply rows (pad_prompt_reply)")
+    dev, ids = model_device(model), batch["input_ids"]
+    n, r = batch["attention_mask"].sum(1), batch["target_mask"].sum(1)
+    B, K = len(ids), int(r.max())
+    P = shared_prefix_length(ids, int((n - r).min()) - 1) if share_prefix else 0  # each row keeps >= 1 prompt token
+    L = n - 1 - P                                    # each row's suffix: after the prefix, without the last reply token
+    S = int(L.max())
+    col = torch.arange(S)
+    start = S - L                                    # left padding: every row's reply ends in the last column
+    real = col[None] >= start[:, None]
+    src = (P + col[None] - start[:, None]).clamp(0, ids.shape[1] - 1)
+    inp = torch.where(real, ids.gather(1, src), 0)
+    pos = torch.where(real, src, P)
+    mask = torch.cat([torch.ones(B, P, dtype=torch.long), real.long()], 1)
+    sliced = head == "slice" or (head == "auto" and not keeps_logits(model))
+    cache = _prefix_cache(model, ids[0, :P].to(dev), B, sliced) if P else None
+    kw = dict(input_ids=inp.to(dev), attention_mask=mask.to(dev), position_ids=pos.to(dev), past_key_values=cache, use_cache=cache is not None)
+    if sliced:
+        inner = _unwrapped(model)
+        logits = inner.get_output_embeddings()(getattr(inner, inner.base_model_prefix)(**kw).last_hidden_state[:, -K:])
+    else: logits = model(**kw, logits_to_keep=K).logits[:, -K:]
+    k = torch.arange(K)
+    tgt = ids.gather(1, (n[:, None] - K + k[None]).clamp(0, ids.shape[1] - 1))   # kept column k predicts token n - K + k
+    valid = (k[None] >= (K - r)[:, None]).to(dev)
+    lp = torch.log_softmax(logits.float(), -1).gather(-1, tgt.to(dev)[..., None])[..., 0]
+    return (lp.double() * valid).sum(1).clamp(max=0.0)
+
 # %% ../nbs/15_lm.ipynb #31c75b60
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length")
 
@@ -315,6 +398,7 @@ def failure_logp(model, # any transformers causal LM (PEFT-wrapped too)
                  use_chat_template: bool | None = None, # None: when the tokenizer has one
                  progress: bool | None = None, # None: a progress bar for more than 2,000 prompts (on a terminal only)
                  shard: bool | None = None, # None: split the batches across processes when torch.distributed is initialised
+                 fast: bool = True, # shared-prefix cache and reply-only logits (`completion_logp`); False: the plain pass
                 ) -> np.ndarray:
     "Exact log P(reply starts with / is the completion | prompt) for each prompt, float64 numpy array."
     if not len(prompts): raise ValueError("no prompts to score")
@@ -323,7 +407,7 @@ def failure_logp(model, # any transformers causal LM (PEFT-wrapped too)
     progress = show_progress(len(prompts) > 2000 if progress is None else progress)
     shard = world()[1] > 1 if shard is None else shard
     with torch.no_grad():
-        return length_sorted_logp(model, enc, torch.arange(len(prompts)), batch_size, progress, shard).numpy()
+        return length_sorted_logp(model, enc, torch.arange(len(prompts)), batch_size, progress, shard, fast).numpy()
 
 # %% ../nbs/15_lm.ipynb #2e5c1ee2
 def sample_reply_tokens(model, # a transformers causal LM

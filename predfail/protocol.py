@@ -262,6 +262,14 @@ def _run_in_processes(make_model, todo, evaluation, capability, train, split, wo
         futures = {submit(i): i for i in sorted(range(len(todo)), key=lambda i: _expected_cost(todo[i]), reverse=True)}
         for fut in as_completed(futures): yield futures[fut], fut.result()
 
+def _run_in_executor(executor, jobs, threads):
+    "Yield (job index, metrics) as any concurrent.futures.Executor finishes `jobs` (argument tuples of _train_and_evaluate)."
+    futures = {executor.submit(_threaded_run, threads, *job): t for t, job in enumerate(jobs)}
+    for fut in as_completed(futures): yield futures[fut], fut.result()
+
+def _threaded_run(threads, *job):
+    with torch_threads(threads): return _train_and_evaluate(*job)
+
 def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureModel (trained or loaded)
              arms, # list of Arm
              seeds, # seeds, e.g. [0, 1, 2]
@@ -272,6 +280,7 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
              split: str = "heldout", # pool evaluated: "validation" for selection, "heldout" (test) for chosen arms
              progress: bool = True, # tqdm progress bar
              workers: int | None = 1, # processes running (arm, seed) runs at once (see `run_workers`); the results do not depend on it
+             executor=None, # any concurrent.futures.Executor (e.g. a Dask client's get_executor()) instead of local forked processes
             ) -> pd.DataFrame:
     "Fine-tune and evaluate every (arm, seed) on `split`; return a tidy table with columns arm, seed, metric, value."
     arms = list(arms)
@@ -297,7 +306,9 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
     train, index = train or _default_train, [i for i in range(len(jobs)) if i not in results]
     bar = tqdm(total=len(jobs), initial=len(results), desc=f"{cache.name}: arms x seeds ({split})", disable=not progress)
     workers = min(run_workers(workers), len(todo))
-    finished = (_run_in_processes(make_model, todo, evaluation, capability, train, split, workers) if workers > 1 else
+    finished = (_run_in_executor(executor, [(make_model, a, s, evaluation, capability, train, split, d) for a, s, d, _ in todo],
+                                 torch.get_num_threads()) if executor is not None else
+                _run_in_processes(make_model, todo, evaluation, capability, train, split, workers) if workers > 1 else
                 ((t, _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, split, d))
                  for t, (arm, seed, d, _) in enumerate(todo)))
     for t, metrics in finished:   # each run's metrics are saved as it finishes, so an interrupted call resumes
@@ -567,6 +578,7 @@ def run_protocol(spec: ExperimentSpec, # the experiment
                  cache_root=None, # run cache root (default <repo>/.cache)
                  threshold: float = 0.01, # failure probability counted as unsafe
                  workers: int | None = None, # processes running independent runs at once (None: `run_workers()`)
+                 executor=None, # any concurrent.futures.Executor running the runs instead (a cluster); None: local processes
                 ) -> ExperimentResult:
     "Sweep every arm family on the validation pool, select by rule, evaluate the chosen arms and ablations on the test pool."
     t0 = time.perf_counter()
@@ -587,7 +599,7 @@ def run_protocol(spec: ExperimentSpec, # the experiment
         train = lambda model, cfg, seed, folder: train_by(model, cfg, derive_seed(spec.name, "finetune", seed), folder)
         run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
                                                          train, split=split, progress=progress,
-                                                         workers=workers))
+                                                         workers=workers, executor=executor))
         candidates = [Arm("base")] + [a for arms in families.values() for a in arms]
         sweep_seeds = [derive_seed(spec.name, "sweep", s) for s in config.sweep_seeds]   # never a reported seed's
         validation = run(candidates, sweep_seeds, "validation")

@@ -150,7 +150,7 @@ def test_logp_near_minus_1e200_fits_without_warnings(tmp_path):
 def lms(tmp_path_factory):
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
-    from predfail.envs.password import build_tokenizer
+    from predfail.password_lm import build_tokenizer
     tok = build_tokenizer(n_corpus=200)
     out = {}
     for name, make in [("gpt2", lambda: GPT2LMHeadModel(GPT2Config(vocab_size=len(tok), n_positions=48, n_embd=32, n_layer=1, n_head=2,
@@ -208,8 +208,8 @@ def test_score_bad_input(capsys, tmp_path, lms, case, content, extra, message):
 def test_score_pipes_into_forecast(tmp_path, lms):
     "`predfail score ... --out - | predfail forecast - ...`: scores on stdout, the summary on stderr."
     prompts = tmp_path/"p.jsonl"
-    from predfail.envs.password import failure_pool
-    prompts.write_text("".join(json.dumps({"prompt": d.prompt, "pw": d.password_text}) + "\n" for d in failure_pool(40, seed=0)))
+    from predfail.envs.password import make_pool
+    prompts.write_text("".join(json.dumps({"prompt": d.prompt, "pw": d.password_text}) + "\n" for d in make_pool(40, seed=0)))
     score = subprocess.Popen([_exe(), "score", "--model", str(lms["gpt2"]), "--prompts", str(prompts), "--completion-column", "pw",
                               "--out", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     fc = subprocess.run([_exe(), "forecast", "-", "--n", "1e4", "--kind", "logp", "--json"], stdin=score.stdout,
