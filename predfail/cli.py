@@ -385,6 +385,8 @@ def score_command(args, # parsed arguments of `predfail score`
             raise InputError(f"{path}: no column {col!r} ({flag}); available columns: {_short(', '.join(columns))}")
     prompts, completions = _prompts_and_completions(args, records, path)
     from predfail.lm import ContextLengthError, failure_logp, load_causal_lm
+    import transformers
+    transformers.logging.set_verbosity_error()   # its warnings are not one-line errors; ours name the row instead
     try: model, tok = load_causal_lm(args.model, gguf_file=args.gguf_file)
     except (OSError, ValueError, ImportError) as e: raise InputError(str(e).strip().splitlines()[0]) from None
     try: lp = failure_logp(model, tok, prompts, completions, end=args.end, batch_size=args.batch_size)
@@ -429,6 +431,8 @@ def sampled_score_command(args, # parsed arguments of `predfail score` with --ju
         if not ((isinstance(p, str) and p.strip()) or (isinstance(p, list) and p and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in p))):
             raise InputError(f"{args.prompts}, line {lineno}: the prompt must be non-empty text or a list of chat messages with role and content")
     from predfail.lm import load_causal_lm
+    import transformers
+    transformers.logging.set_verbosity_error()   # its warnings are not one-line errors; ours name the row instead
     try: model, tok = load_causal_lm(args.model, gguf_file=args.gguf_file)
     except (OSError, ValueError, ImportError) as e: raise InputError(str(e).splitlines()[0]) from None
     t = sampled_failure_rate(model, tok, prompts, judge, args.samples, max_new_tokens=args.max_new_tokens, seed=args.seed,

@@ -19,13 +19,19 @@ P = [float(x) for x in np.random.default_rng(0).beta(0.5, 20, 200)]
 GOOD = "p\n" + "".join(f"{x!r}\n" for x in P)
 
 
+class _CurrentStderr:
+    "Writes to whatever sys.stderr is at the time (each test's own capture)."
+    def write(self, text): return sys.stderr.write(text)
+    def flush(self): sys.stderr.flush()
+
+
 @pytest.fixture(autouse=True)
-def _library_log_handlers_on_this_tests_stderr():
+def _library_log_handlers_follow_stderr():
     "In-process runs only: a library logger created under an earlier test's captured stderr keeps that (closed) stream."
     import logging
     for name in ("transformers", "accelerate", "peft"):
         for h in logging.getLogger(name).handlers:
-            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler): h.setStream(sys.stderr)
+            if type(h) is logging.StreamHandler: h.stream = _CurrentStderr()
     yield
 
 
