@@ -614,6 +614,8 @@ def run_protocol(spec: ExperimentSpec, # the experiment
         if save:
             suffix = "" if profile == "default" else f"_{profile}"
             save_table(table, f"{spec.name}_results{suffix}")
+            save_table(tidy.drop(columns=[c for c in tidy.columns if c not in ("arm", "seed", "metric", "value")]),
+                       f"{spec.name}_seeds{suffix}")   # per-seed values: paired comparisons and the measured skewness read them
             save_table(selection, f"{spec.name}_sweep{suffix}")
             update_claim5(spec.name, [claim5_row(spec.name, arm, t) for arm, t in targets.items()])
         return ExperimentResult(tidy, table, selection, targets, {f: a.name for f, a in chosen.items()}, validation,

@@ -264,6 +264,7 @@ def reproduce(profile: str = "default", # run profile: "quick", "default" or "fu
     cache = ResultCache(root/".cache"/"reproduce")
     # where the notebooks' save_figure/save_table write (the rule of predfail.core.output_dir)
     out_root = Path(os.environ.get("PREDFAIL_OUTPUT") or (root/".cache"/"quick" if profile == "quick" else root))
+    if draw and not os.environ.get("PREDFAIL_OUTPUT"): out_root = out_root/"draws"/f"draw{draw}"   # predfail.core.output_dir's rule
     steps, t0 = {}, time.monotonic()
     live = not quiet and sys.stdout.isatty()  # a live bar on a terminal; one line per notebook in logs
     bar = tqdm(total=len(nbs), unit="nb", disable=not live, desc=f"reproduce ({profile}, draw {draw})", file=sys.stdout)

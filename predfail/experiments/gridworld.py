@@ -126,7 +126,7 @@ def experiment_config(profile: str | None = None, # "quick", "default" or "full"
 _POOLS = {} # in-process memo: digest -> pools
 
 def make_pools(config: GridworldConfig, # sizes, input distribution and pool seeds
-               seed: int = 0, # which draw of pools (the experiment uses draw 0 for every seed)
+               seed: int = 0, # which draw of pools (each experiment seed draws its own)
               ) -> dict:
     "The train, validation and held-out pools {split: GridBatch}, each drawn with its own seed (cached on disk)."
     import predfail.envs.gridworld as env_module
@@ -156,7 +156,7 @@ def make_model(config: GridworldConfig, # the run's configuration
     "A fresh adapter around a copy of the seed's base policy, with the shared pools."
     policy, _ = base_policy_for(config, seed)
     torch.manual_seed(derive_seed("gridworld", "model", seed))
-    return GridworldFailureModel(copy.deepcopy(policy), make_pools(config), config.grid.max_steps, kl_coef=config.kl_coef)
+    return GridworldFailureModel(copy.deepcopy(policy), make_pools(config, seed), config.grid.max_steps, kl_coef=config.kl_coef)
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c018
 @torch.no_grad()
