@@ -1,7 +1,6 @@
 """Hidden-input suite of the `predfail` command line: every bad input exits 2 with one line naming the problem and
 leaves no output file; outputs are written whole (a full disk, Ctrl-C, a closed pipe); `score --out - | forecast -`."""
 import json
-import os
 import resource
 import signal
 import subprocess

@@ -1,7 +1,6 @@
 "`predfail forecast --from-inspect`: per-sample scores of an Inspect log (written offline on Inspect's mock model)."
 import json
 
-import numpy as np
 import pytest
 
 from predfail.cli import main
