@@ -72,6 +72,7 @@ test: check-sync lint nbtest docs pytest
 
 reproduce: install
 	PATH=$(BIN):$$PATH $(PY) tools/reproduce.py --profile $(PROFILE) --workers $(WORKERS) $(ARGS)
+	$(PY) tools/strip_progress.py   # libraries (transformers, peft) draw bars into notebook outputs: remove them
 
 benchmark: install
 	$(PY) benchmarks/bench_backtest.py

@@ -28,6 +28,10 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from .core import show_progress
 from .finetune import FailureModel
 
+# %% ../nbs/15_lm.ipynb #c2c9cbc5
+# transformers warns that `is_gradient_checkpointing` is deprecated whenever peft wraps a model: its noise, not the user's
+warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
 # %% ../nbs/15_lm.ipynb #010625fc
 def _load_error(name_or_path, e):
     "A one-line ValueError for a model that cannot be loaded."

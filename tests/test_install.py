@@ -25,14 +25,19 @@ BASE_MODULES = [
     "predfail.extras",
     "predfail.cli",
     "predfail.envs",
+    "predfail.envs.password",
+    "predfail.inspect_logs",   # imports inspect-ai only when a log is read
     "predfail.experiments",
+    "predfail.seed_intervals",
+    "predfail.replication",
 ]
 pytestmark = pytest.mark.slow
 
 PROBE = r"""
 import importlib, json, pkgutil, sys, predfail
 out, only = {}, set(sys.argv[1:])
-for m in sorted({"predfail"} | {i.name for i in pkgutil.walk_packages(predfail.__path__, "predfail.")}):
+names = {"predfail"} | {i.name for i in pkgutil.walk_packages(predfail.__path__, "predfail.")}
+for m in sorted(names | {o for o in only if not o.startswith("predfail")}):   # other names: packages an extra promises
     if only and m not in only: out[m] = "not imported"; continue
     try: importlib.import_module(m); out[m] = "ok"
     except ImportError as e: out[m] = str(e)
@@ -139,5 +144,5 @@ def test_install_each_extra(wheel, tmp_path):
         if extra == "all":
             continue  # its requirements resolve; its modules are the union of those checked before
         need = [m for m in names if m not in BASE_MODULES and MODULE_EXTRAS.get(m, "train") == extra]
-        mods = probe(py, tmp_path, *need)["modules"]
-        assert need and all(mods[m] == "ok" for m in need), (extra, {m: mods[m] for m in need})
+        mods = probe(py, tmp_path, *need, *EXTRAS[extra])["modules"]   # its modules, and the packages it promises
+        assert all(mods[m] == "ok" for m in [*need, *EXTRAS[extra]]), (extra, mods)
