@@ -33,8 +33,9 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import (check_sizes, config_digest, derive_seed, forked_pool, get_draw, get_profile, map_in_processes,
-                           output_dir, repo_root, run_workers, save_table, source_digest, torch_threads)
+from .core import (_MISSING, _load_checked, atomic_write, check_sizes, config_digest, derive_seed, forked_pool, get_draw, get_profile, map_in_processes,
+                           output_dir, repo_root, run_workers, save_table, source_digest, torch_threads,
+                           warn_cache)
 from .finetune import pool_logp
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
@@ -241,7 +242,7 @@ def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, sp
         if isinstance(log, pd.DataFrame): log.to_csv(folder/"train_log.csv", index=False)
     train_s = time.perf_counter() - t0
     metrics, lp = evaluate_model(model, evaluation, seed, split, capability)
-    np.save(folder/f"{split}_logp.npy", lp)
+    with atomic_write(folder/f"{split}_logp.npy", "wb") as f: np.save(f, lp)
     return _jsonable({**metrics, "train_seconds": train_s})
 
 def _expected_cost(job):
@@ -270,6 +271,17 @@ def _run_in_executor(executor, jobs, threads):
 def _threaded_run(threads, *job):
     with torch_threads(threads): return _train_and_evaluate(*job)
 
+def _read_json(path: Path):
+    "The JSON object in `path`; None where it is absent, or unreadable (then warned about and removed, so it is computed again)."
+    got = _load_checked(path, lambda p: json.loads(p.read_text()), remove=True)
+    if got is _MISSING: return None
+    if isinstance(got, dict): return got
+    warn_cache(path, "cache entry is not a JSON object; removing it and computing it again")
+    path.unlink()
+
+def _write_json(path: Path, obj):
+    with atomic_write(path) as f: f.write(json.dumps(obj))
+
 def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureModel (trained or loaded)
              arms, # list of Arm
              seeds, # seeds, e.g. [0, 1, 2]
@@ -294,14 +306,13 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
     for i, (arm, seed) in enumerate(jobs):
         d = cache.folder(arm.name, seed)
         spec = _jsonable(dict(arm=arm.spec(), seed=seed, evaluation=evaluation, cache_key=cache.key))
-        done = d/f"metrics_{split}.json"
-        if done.exists() and not cache.force and json.loads(done.read_text()).get("spec") == spec:
-            results[i] = json.loads(done.read_text())["metrics"]
+        done = None if cache.force else _read_json(d/f"metrics_{split}.json")
+        if done is not None and done.get("spec") == spec and isinstance(done.get("metrics"), dict):
+            results[i] = done["metrics"]
             continue
-        old = d/"spec.json"
-        if d.exists() and (cache.force or not old.exists() or json.loads(old.read_text()) != spec): shutil.rmtree(d)
+        if d.exists() and (cache.force or _read_json(d/"spec.json") != spec): shutil.rmtree(d)
         d.mkdir(parents=True, exist_ok=True)
-        (d/"spec.json").write_text(json.dumps(spec))
+        _write_json(d/"spec.json", spec)
         todo.append((arm, seed, d, spec))
     train, index = train or _default_train, [i for i in range(len(jobs)) if i not in results]
     bar = tqdm(total=len(jobs), initial=len(results), desc=f"{cache.name}: arms x seeds ({split})", disable=not progress)
@@ -313,7 +324,7 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
                  for t, (arm, seed, d, _) in enumerate(todo)))
     for t, metrics in finished:   # each run's metrics are saved as it finishes, so an interrupted call resumes
         arm, seed, d, spec = todo[t]
-        (d/f"metrics_{split}.json").write_text(json.dumps(dict(spec=spec, metrics=metrics)))
+        _write_json(d/f"metrics_{split}.json", dict(spec=spec, metrics=metrics))
         results[index[t]] = metrics
         bar.update()
     bar.close()
