@@ -11,7 +11,7 @@ __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'ENGINE_MODULE
            'evaluate_model', 'run_arms', 'load_heldout_logp', 'experiment_code_digest', 'results_table',
            'select_configs', 'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5', 'ProtocolConfig',
            'Sweep', 'sweep_arms', 'ExperimentSpec', 'ablation_arms', 'run_protocol', 'compare_with_reference',
-           'plot_by_arm', 'plot_tails']
+           'regime_draws', 'regime_counts', 'plot_by_arm', 'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
@@ -33,7 +33,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import (_MISSING, _load_checked, atomic_write, check_sizes, config_digest, derive_seed, forked_pool, get_draw, get_profile, map_in_processes,
+from .core import (_MISSING, _load_checked, atomic_write, check_sizes, config_digest, derive_seed, file_lock, forked_pool, get_draw, get_profile, map_in_processes,
                            output_dir, repo_root, run_workers, save_table, source_digest, torch_threads,
                            warn_cache)
 from .finetune import pool_logp
@@ -656,6 +656,34 @@ def compare_with_reference(fresh: pd.DataFrame, # results_table of a fresh run
             rows.append(dict(arm=arm, metric=met, fresh=got, reference=mean, lo=lo, hi=hi,
                              inside=bool(lo - pad <= got <= hi + pad) or (np.isnan(got) and np.isnan(mean))))
     return pd.DataFrame(rows)
+
+# %% ../nbs/08_protocol.ipynb #8d75048a
+def regime_draws(name: str, # experiment name: the table is results/<name>_regime_draws.csv (draw-independent)
+                 summarise, # (seed) -> dict of regime statistics of that seed's base model (trains or loads it)
+                 seeds, # base-model seeds measured
+                 *,
+                 key: str, # what the statistics depend on (a config digest): a table with another key is recomputed
+                 force: bool = False, # recompute even when the committed table matches
+                 workers: int | None = None, # processes measuring base models at once
+                ) -> pd.DataFrame:
+    "One row of regime statistics per base-model seed, saved once and read back while `key` and the seeds match."
+    seeds, path = [int(s) for s in seeds], repo_root()/"results"/f"{name}_regime_draws.csv"
+    if not force and path.exists():
+        old = pd.read_csv(path)
+        if "key" in old and set(old["key"]) == {key} and old["seed"].tolist() == seeds: return old
+    rows = map_in_processes(lambda s: dict(seed=s, **summarise(s)), seeds, workers)
+    table = pd.DataFrame(rows).assign(draw=get_draw(), key=key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(path), atomic_write(path) as f: table.to_csv(f, index=False)
+    return table
+
+# %% ../nbs/08_protocol.ipynb #0fd2dfed
+def regime_counts(table: pd.DataFrame, # regime statistics, one row per base model (regime_draws or an experiment's own)
+                  bounds: dict, # {statistic: ("<=" or ">=", bound)}
+                 ) -> pd.DataFrame:
+    "For each bound: how many base models meet it, of how many."
+    met = {k: (table[k] <= b) if op == "<=" else (table[k] >= b) for k, (op, b) in bounds.items()}
+    return pd.DataFrame([dict(statistic=k, bound=f"{op} {b:g}", met=int(met[k].sum()), of=len(table)) for k, (op, b) in bounds.items()])
 
 # %% ../nbs/08_protocol.ipynb #0d0f19ad
 FORECAST_PANELS = {"median_abs_error_log10p": "median |forecast error|\n(orders of magnitude, log10 p)",

@@ -7,7 +7,7 @@ Docs: https://predfail.github.io/predfail/gridworld_experiment.html.md"""
 # %% auto #0
 __all__ = ['SPLITS', 'PROFILES', 'REPORT_METRICS', 'SPEC', 'run_experiment', 'REGIME_BOUNDS', 'GridworldFailureModel',
            'GridworldConfig', 'experiment_config', 'make_pools', 'base_policy_for', 'make_model', 'capability_metrics',
-           'sweeps', 'regime_summary', 'regime_check', 'load_arm_policy', 'plot_heatmaps']
+           'sweeps', 'regime_summary', 'base_regime', 'regime_check', 'load_arm_policy', 'plot_heatmaps']
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c002
 import copy
@@ -20,8 +20,8 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from ..core import repo_root, get_profile, save_figure, save_table, config_digest, derive_seed, load_or_compute
 from ..finetune import FailureModel
-from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, run_protocol, load_heldout_logp,
-                               sweep_arms)
+from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, evaluate_heldout, run_protocol,
+                               load_heldout_logp, regime_counts, regime_draws, sweep_arms)
 from ..backtest import backtest
 from ..scores import scores_from_logp
 from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob,
@@ -216,6 +216,18 @@ def regime_summary(logp, # (N,) base log p on the held-out pool
                 rare_count=int(rare.sum()), rare_min_p=10 ** lp10[rare].min(), rare_median_p=10 ** np.median(lp10[rare]),
                 rare_max_p=10 ** lp10[rare].max(), success=success, median_deploy_max_p=forecast["median_deploy_max_p"],
                 under_rate=forecast["under_rate"], median_abs_error_log10p=forecast["median_abs_error_log10p"])
+
+# %% ../../nbs/14_gridworld_experiment.ipynb #336ae1b0
+def base_regime(config: GridworldConfig, # the profile's configuration
+                seed: int, # experiment seed: its base policy and its own held-out pool
+               ) -> dict:
+    "regime_summary of one seed's base policy on its held-out pool (the policy is trained once, then loaded)."
+    policy, _ = base_policy_for(config, seed)
+    held = make_pools(config, seed)["heldout"]
+    ev = evaluate_policy(policy, held, config.grid.max_steps)
+    logp = ev["logp"].double().numpy()
+    forecast = evaluate_heldout(logp, config.m, config.n, k=config.k, R=config.R, seed=seed).metrics
+    return regime_summary(logp, held.rare.numpy(), ev["success"], forecast)
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c031
 REGIME_BOUNDS = {"common_median_p": ("<=", 1e-5), "common_p99": ("<=", 1e-3), "common_spread_oom": (">=", 3.0),
