@@ -11,7 +11,15 @@ copy=$(mktemp -d "${TMPDIR:-/tmp}/predfail-fresh.XXXXXX")
 trap 'rm -rf "$copy"' EXIT
 git ls-files -z --cached --others --exclude-standard | tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$copy"
 cd "$copy"
-PATH="$(dirname "$PY"):$PATH" PYTHONPATH="$copy" "$PY" tools/reproduce.py --profile quick --skip-slow --workers "${WORKERS:-2}"
+draw=${PREDFAIL_DRAW:-0}
+PATH="$(dirname "$PY"):$PATH" PYTHONPATH="$copy" "$PY" tools/reproduce.py --profile quick --skip-slow --workers "${WORKERS:-2}" --draw "$draw"
+# the experiments again at the next draw on this machine: its results must lie within this draw's intervals about as
+# often as the intervals promise (tools/compare_draws.py), a check judged on any machine
+other=$((draw + 1))
+PATH="$(dirname "$PY"):$PATH" PYTHONPATH="$copy" "$PY" tools/reproduce.py --profile quick --skip-slow --workers "${WORKERS:-2}" \
+    --draw "$other" --only 09_synthetic 11_password_experiment 14_gridworld_experiment
+here=.cache/quick; [ "$draw" = 0 ] || here=.cache/quick/draws/draw$draw
+PYTHONPATH="$copy" "$PY" tools/compare_draws.py "$here/results" ".cache/quick/draws/draw$other/results"
 # the fresh quick results must lie within the committed quick results' intervals, judged on a machine with the same
 # numerics fingerprint as the one that wrote them (a CPU with other float32 kernels trains a different draw of each model)
-PYTHONPATH="$copy" "$PY" tools/check_quick_reference.py "$copy/.cache/quick/results"
+[ "$draw" != 0 ] || PYTHONPATH="$copy" "$PY" tools/check_quick_reference.py "$copy/.cache/quick/results"
