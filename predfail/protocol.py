@@ -37,6 +37,7 @@ from .core import (_MISSING, _load_checked, atomic_write, check_sizes, config_di
                            output_dir, repo_root, run_workers, save_table, source_digest, torch_threads,
                            warn_cache)
 from .finetune import pool_logp
+from .assurance import assurance_rates, error_above_floor
 from .forecast import fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
 from .seed_intervals import metric_bounds, metric_scale, paired_interval, seed_interval
@@ -205,7 +206,8 @@ class Evaluation:
     R: int = 200 # random partitions of the pool
     threshold: float = 0.01 # failure probability counted as unsafe
     batch_size: int = 4096 # scoring chunk size
-    floor: bool = True # add the exponential-tail floor (FLOOR_METRICS)
+    floor: bool = True # add the exponential-tail floor (FLOOR_METRICS) and the error above it (predfail.assurance.EXCESS_METRICS)
+    assurance_threshold: float | None = None # τ of false assurance and false alarm (predfail.assurance.ASSURANCE_METRICS); None: left out
 
 @dataclass(frozen=True)
 class RunCache:
@@ -228,9 +230,13 @@ def evaluate_model(model, # a FailureModel, trained or not
     lp = score_split(model, split, e.batch_size)
     cap = dict(capability(model, seed, split)) if capability else {}
     partitions = derive_seed("partitions", seed)
-    metrics = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=partitions, threshold=e.threshold,
-                               capability=cap).metrics
-    if e.floor: metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=partitions))
+    held = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=partitions, threshold=e.threshold, capability=cap)
+    metrics = held.metrics
+    if e.assurance_threshold is not None:
+        metrics.update(assurance_rates(held.errors.forecast_log10p, held.errors.realised_log10p, threshold=e.assurance_threshold))
+    if e.floor:
+        metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=partitions))
+        metrics.update(error_above_floor(metrics))
     return metrics, lp
 
 def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, split, folder):
@@ -363,14 +369,18 @@ def results_table(tidy: pd.DataFrame, # run_arms output: arm, seed, metric, valu
     arms = list(arms or dict.fromkeys(tidy["arm"]))
     unknown = set(metrics) - set(tidy["metric"])
     if unknown: raise ValueError(f"metric(s) not in the table: {sorted(unknown)}")
+    # a rate undefined for some seeds (false assurance with no unsafe deployment) is estimated over the others, and says over how many
+    partial = [met for met in metrics if tidy.loc[tidy["metric"] == met, "value"].isna().any()]
     rows = []
     for arm in arms:
         sub = tidy[tidy["arm"] == arm]
         if sub.empty: raise ValueError(f"arm {arm!r} not in the table")
         row = dict(arm=arm, n_seeds=sub["seed"].nunique())
         for met in metrics:
-            mean, lo, hi = metric_ci(met, sub.loc[sub["metric"] == met, "value"], level)
+            values = sub.loc[sub["metric"] == met, "value"]
+            mean, lo, hi = metric_ci(met, values.dropna(), level)
             row.update({met: mean, f"{met}_lo": lo, f"{met}_hi": hi})
+            if met in partial: row[f"{met}_n_seeds"] = int(values.notna().sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -558,6 +568,7 @@ class ExperimentSpec:
     train: Callable | None = None # (model, config, seed, checkpoint_dir) -> log; None: predfail.finetune.finetune
     threads: int = 1 # torch threads of every run: a fixed count trains the same models on any machine
     profiles: dict = field(default_factory=dict) # run profile ("quick", "default", "full") -> its ProtocolConfig
+    assurance_threshold: float = 0.01 # τ of false assurance and false alarm, fixed per experiment before its runs
 
     def config(self, profile: str | None = None) -> ProtocolConfig:
         "The configuration of run profile `profile` (None: predfail.core.get_profile())."
@@ -598,7 +609,8 @@ def run_protocol(spec: ExperimentSpec, # the experiment
     with torch_threads(spec.threads):  # every run on the spec's fixed thread count
         modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
         workers = run_workers(workers)
-        evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold)
+        evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold,
+                                assurance_threshold=spec.assurance_threshold)
         key = config_digest(config, dict(draw=get_draw()), modules=modules)   # draws never share runs
         cache = RunCache(f"{spec.name}-{profile}", key=key, root=cache_root, force=force)
         families = sweep_arms(config, spec.sweeps)

@@ -17,7 +17,8 @@ from scipy import optimize, stats
 
 # %% ../nbs/07a_seed_intervals.ipynb #e24a8757
 LOG_SCALE_SUFFIXES = ("_p", "abs_error_log10p", "abs_error_score", "_ratio")
-RATE_SUFFIXES = ("_rate", "within_1_oom", "share_above_threshold", "accuracy", "success", "false_assurance", "false_alarm")
+RATE_SUFFIXES = ("_rate", "within_1_oom", "share_above_threshold", "accuracy", "success", "false_assurance", "false_alarm",
+                 "unsafe_share")
 
 def metric_scale(metric: str, # a metric name of the protocol's tables
                 ) -> str:
@@ -144,6 +145,7 @@ def measured_skewness(tidy: pd.DataFrame, # per-seed results: arm, seed, metric,
     for (metric, arm), g in tidy.groupby(["metric", "arm"], sort=True):
         if metrics is not None and metric not in metrics: continue
         v = g["value"].to_numpy(np.float64)
+        v = v[~np.isnan(v)]   # a rate undefined at some seeds (no partition of its kind): the seeds where it is defined
         if metric_scale(metric) == "log":
             if (v <= 0).any(): continue
             v = np.log(v)

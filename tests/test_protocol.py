@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
+from predfail.assurance import EXCESS_METRICS
 from predfail.forecast import forecast_batch
 from predfail.protocol import (FLOOR_METRICS, FORECAST_METRICS, SAFETY_METRICS, Arm, Evaluation, RunCache, metric_ci,
                                evaluate_heldout, results_table, run_arms)
@@ -60,7 +61,7 @@ def test_run_arms_and_results_table_shape(tmp_path):
     tidy = run_arms(make, arms, [0, 1, 2], evaluation, cache, train=train, progress=False, capability=lambda model, seed, split: {"acc": 0.9})
     assert list(tidy.columns) == ["arm", "seed", "metric", "value"]
     assert trained == [0, 1, 2]
-    n_metrics = len(FORECAST_METRICS) + len(SAFETY_METRICS) + len(FLOOR_METRICS) + 2   # + acc + train_seconds
+    n_metrics = len(FORECAST_METRICS) + len(SAFETY_METRICS) + len(FLOOR_METRICS) + len(EXCESS_METRICS) + 2   # + acc + train_seconds
     assert len(tidy) == 3*3*n_metrics
     table = results_table(tidy)
     assert table.shape == (3, 2 + 3*n_metrics)
@@ -100,3 +101,30 @@ def test_parallel_runs_equal_one_process_runs_on_the_real_engine(tmp_path):
         for seed in (0, 1):
             a, b = (np.load(tmp_path/name/arm.name/f"seed{seed}"/"validation_logp.npy") for name in ("one", "two"))
             assert np.array_equal(a, b)
+
+
+def test_evaluate_model_adds_assurance_and_excess(tmp_path):
+    # the rates evaluate_model adds at the evaluation's τ equal a direct count over the same partitions,
+    # and the excess error is the median |error| minus the exponential floor, in both units
+    from predfail.core import derive_seed
+    from predfail.protocol import evaluate_model, exponential_floor
+    rng = np.random.default_rng(5)
+    logp = -np.exp(-(-2.6 + 0.15*rng.gumbel(size=4000)))
+    e = Evaluation(m=100, n=1000, R=60, assurance_threshold=0.02)
+    metrics, lp = evaluate_model(_Table({"heldout": logp}), e, seed=3)
+    errs = evaluate_heldout(lp, e.m, e.n, k=e.k, R=e.R, seed=derive_seed("partitions", 3)).errors
+    f, r, t = errs.forecast_log10p.to_numpy(), errs.realised_log10p.to_numpy(), np.log10(0.02)
+    assert 0 < (r >= t).sum() < len(r)   # both kinds of partition occur, so both rates are defined
+    assert metrics["false_assurance"] == np.sum((f < t) & (r >= t))/np.sum(r >= t)
+    assert metrics["false_alarm"] == np.sum((f >= t) & (r < t))/np.sum(r < t)
+    floor = exponential_floor(lp, e.m, e.n, e.k, seed=derive_seed("partitions", 3))
+    assert metrics["excess_error_score"] == metrics["median_abs_error_score"] - floor["floor_abs_error_score"]
+    assert "false_assurance" not in evaluate_model(_Table({"heldout": logp}), Evaluation(m=100, n=1000, R=10), seed=3)[0]
+
+
+def test_results_table_counts_seeds_of_a_partly_undefined_rate():
+    tidy = pd.DataFrame(dict(arm="a", seed=[0, 1, 2, 0, 1, 2], metric=["false_assurance"]*3 + ["mean_p"]*3,
+                             value=[0.2, np.nan, 0.4, 1e-3, 2e-3, 4e-3]))
+    t = results_table(tidy).iloc[0]
+    assert t["false_assurance"] == pytest.approx(0.3) and t["false_assurance_n_seeds"] == 2 and t["n_seeds"] == 3
+    assert "mean_p_n_seeds" not in t.index

@@ -191,10 +191,12 @@ def sweeps(config: GridworldConfig, # budget, learning rate and sweep lists
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c025
 REPORT_METRICS = ("median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "under_rate", "within_1_oom",
                   "floor_abs_error_log10p", "success", "expected_return", "mean_p", "deploy_max_p", "median_deploy_max_p",
-                  "pool_max_p", "share_above_threshold", "train_seconds")
+                  "pool_max_p", "share_above_threshold",
+                  "false_assurance", "false_alarm", "unsafe_share", "excess_error_score", "excess_error_log10p", "train_seconds")
 
 SPEC = ExperimentSpec("gridworld", make_model, capability_metrics, sweeps, capability="success",
                       report_metrics=REPORT_METRICS,
+                      assurance_threshold=0.1, # inside the icy-ledge family's range of p (1e-3 to 0.3)
                       modules=("predfail.envs.gridworld", "predfail.ppo", "predfail.experiments.gridworld"),
                       profiles=PROFILES)
 

@@ -203,10 +203,12 @@ def sweeps(config: SyntheticConfig, # budget, learning rate
 REPORT_METRICS = ["median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "median_error_score",
                   "under_rate", "within_1_oom", "floor_abs_error_log10p", "floor_abs_error_score", "tail_scale",
                   "mean_p", "deploy_max_p", "median_deploy_max_p", "pool_max_p", "share_above_threshold",
+                  "false_assurance", "false_alarm", "unsafe_share", "excess_error_score", "excess_error_log10p",
                   "reveal_rate", "reveal_xent", "train_seconds"]
 
 SPEC = ExperimentSpec("synthetic", make_model, capability_metrics, sweeps, capability="reveal_rate",
                       report_metrics=tuple(REPORT_METRICS), modules=("predfail.experiments.synthetic",),
+                      assurance_threshold=1e-3, # below the base model's deployment maxima, above the safety baselines'
                       profiles=PROFILES)
 
 run_experiment = SPEC.run # the protocol applied to this experiment: run_experiment(profile, force=..., workers=...)
