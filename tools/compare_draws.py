@@ -36,7 +36,7 @@ def compare(dir_a: Path, dir_b: Path) -> int:
         a, b = pd.read_csv(path), pd.read_csv(other)
         metrics = [c[:-3] for c in a.columns if c.endswith("_lo") and "seconds" not in c]
         out = compare_with_reference(b, a, metrics).assign(table=path.name, seeds=int(a["n_seeds"].min()))
-        one_sided = out.fresh.isna() ^ out.reference.isna()   # a conditional rate with no partition of its kind in one draw
+        one_sided = out.fresh.isna() ^ out.reference.isna()   # a conditional rate with no partition of its kind
         if one_sided.any(): print(f"{path.name}: {int(one_sided.sum())} value(s) defined in one draw only, left out")
         out = out[~one_sided]
         print(f"{path.name}: {int(out.inside.sum())} of {len(out)} values of draw B within draw A's intervals")
