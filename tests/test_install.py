@@ -29,6 +29,7 @@ BASE_MODULES = [
     "predfail.inspect_logs",   # imports inspect-ai only when a log is read
     "predfail.experiments",
     "predfail.seed_intervals",
+    "predfail.assurance",
     "predfail.replication",
 ]
 pytestmark = pytest.mark.slow
