@@ -173,6 +173,7 @@ def _chi_square_pvalue(observed, # counts per cell
 # %% ../nbs/03_backtest.ipynb #15b2e639
 FORECASTERS = ("gumbel", "lognormal", "empirical_max")
 
+# %% ../nbs/03_backtest.ipynb #f585455e
 def backtest(pool_scores, # the pool of N failure scores ψ
              m: int, # evaluation set size
              n: int, # deployment set size
@@ -216,6 +217,7 @@ _METRICS = {
     "within_1_oom": lambda s, l: np.mean(np.abs(l) <= 1, axis=-1),
 }
 
+# %% ../nbs/03_backtest.ipynb #644f4f4e
 def summarize_errors(df, # rows from `backtest` (may hold several runs)
                      by=("method",), # columns to group by
                      n_boot: int = 1000, # bootstrap resamples of the partitions
@@ -296,6 +298,7 @@ def plot_error_vs_horizon(df, # rows from one or more `backtest` runs (several n
 # %% ../nbs/03_backtest.ipynb #55bad68b
 COVERAGE_TAILS = (*TAILS, "rare_mode")
 
+# %% ../nbs/03_backtest.ipynb #cb548152
 def _draw_sets(tail, R, m, n, keep, rng, eps=5e-5, shift=12.0):
     "Evaluation top `keep` scores (R, keep) and realised deployment maxima (R,) of i.i.d. scores from a named tail."
     if tail == "rare_mode":
@@ -303,6 +306,7 @@ def _draw_sets(tail, R, m, n, keep, rng, eps=5e-5, shift=12.0):
         return d.top, d.deploy_max
     return sample_tail(tail, R, m, n, keep, rng)
 
+# %% ../nbs/03_backtest.ipynb #b2eac1ff
 def interval_coverage(tail: str, # a name in COVERAGE_TAILS
                       m: int, # evaluation size
                       n: int, # deployment size
@@ -332,6 +336,7 @@ def interval_coverage(tail: str, # a name in COVERAGE_TAILS
                          n_degenerate=iv.n_degenerate))
     return rows
 
+# %% ../nbs/03_backtest.ipynb #60819761
 def coverage_grid(tails=COVERAGE_TAILS, # tails to test
                   ms=(1000,), # evaluation sizes
                   ratios=(100,), # deployment sizes as multiples n/m

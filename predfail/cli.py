@@ -35,17 +35,20 @@ class InputError(ValueError):
 # %% ../nbs/04_cli.ipynb #308d64c7
 STDIN = "-"   # the file name that means standard input
 
+# %% ../nbs/04_cli.ipynb #3fc90771
 def _short(text, limit: int = 60) -> str:
     "`text` cut to `limit` characters, for messages that quote the user's data."
     text = str(text)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text):,} characters)"
 
+# %% ../nbs/04_cli.ipynb #85bb08ec
 def _human(x) -> str:
     "A number as people write it: whole numbers below 10^15 with thousands separators, others to 4 digits (1e+20)."
     x = float(x)
     if math.isfinite(x) and x == int(x) and abs(x) < 1e15: return f"{int(x):,}"
     return f"{x:.4g}"
 
+# %% ../nbs/04_cli.ipynb #98fc2484
 def _read_text(path) -> str:
     "The file's text (standard input for '-'), or a one-line error: missing, a folder, binary, not UTF-8."
     name = "standard input" if str(path) == STDIN else str(path)
@@ -62,16 +65,19 @@ def _read_text(path) -> str:
         line = data[:e.start].count(b"\n") + 1
         raise InputError(f"{name}, line {line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8") from None
 
+# %% ../nbs/04_cli.ipynb #dd4ecae6
 def _is_number(text) -> bool:
     try: float(str(text).strip()); return True
     except ValueError: return False
 
+# %% ../nbs/04_cli.ipynb #68893057
 class Records(NamedTuple):
     "What `read_records` read: column names, (line number, record) pairs, and where the column names came from."
     columns: list
     records: list
     header: str # "json" (JSON Lines keys), "line N" (a CSV header row) or "none" (the first row is data; columns 1, 2, ...)
 
+# %% ../nbs/04_cli.ipynb #4d4a5f11
 def read_records(path, # a CSV (header optional) or JSON Lines file, or "-" for standard input
                 ) -> Records:
     "Column names and (line number, record) pairs of a CSV or JSONL file; a header-less CSV keeps its first row."
@@ -119,6 +125,7 @@ def read_records(path, # a CSV (header optional) or JSON Lines file, or "-" for 
 # %% ../nbs/04_cli.ipynb #1e6e2d02
 _KIND_OF_NAME = {"score": "score", "psi": "score", "p": "p", "logp": "logp", "log_p": "logp"}
 
+# %% ../nbs/04_cli.ipynb #018a31a0
 def _numeric(value, path, lineno, column):
     "A record value as float, or an error naming the line."
     if isinstance(value, bool) or value is None or isinstance(value, (list, dict)):
@@ -168,8 +175,11 @@ def choose_column(columns, # column names in the file
 # %% ../nbs/04_cli.ipynb #b650c10b
 KINDS = ("p", "logp", "score", "counts")
 _CONVERT = {"p": scores_from_p, "logp": scores_from_logp, "score": lambda s: check_scores(s, "scores")}
+
+# %% ../nbs/04_cli.ipynb #fff85069
 MAX_ABS_SCORE = 1000.0 # |ψ| of any probability a float64 holds is below 745: larger scores are a unit mistake
 
+# %% ../nbs/04_cli.ipynb #89c6ae4b
 def load_scores(path, # CSV or JSONL file, or "-" for standard input
                 column: str | None = None, # column holding p, logp or scores
                 kind: str | None = None, # "p", "logp", "score" or "counts"; None: from the column name
@@ -214,11 +224,13 @@ def load_scores(path, # CSV or JSONL file, or "-" for standard input
 FORECASTERS = {method: (lambda scores, k, positions, method=method: fit_gumbel_tail(scores, k=k, positions=positions, method=method))
                for method in FIT_METHODS}
 
+# %% ../nbs/04_cli.ipynb #0ec8a4e4
 def _num(x):
     "A plain float for JSON, or None where it is not finite."
     x = float(x)
     return x if math.isfinite(x) else None
 
+# %% ../nbs/04_cli.ipynb #8d2f2908
 def forecast_report(scores, # failure scores ψ (−inf for p = 0)
                     n, # deployment sizes
                     k: int = 10, # top scores to fit
@@ -310,6 +322,7 @@ def _same_file(a, b) -> bool:
     try: return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError: return False
 
+# %% ../nbs/04_cli.ipynb #4c65aef3
 def check_output(path, # the output file, or "-" for standard output
                  flag: str, # the option that named it, for messages
                  inputs: dict = {}, # option -> input path: an output may not overwrite any of them
@@ -325,6 +338,7 @@ def check_output(path, # the output file, or "-" for standard output
     if not folder.is_dir(): raise InputError(f"{flag} {p}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK): raise InputError(f"{flag} {p}: the folder {folder} is not writable")
 
+# %% ../nbs/04_cli.ipynb #409e98e3
 def _write_output(path, write):
     "Call write(file) on standard output ('-') or on a temporary sibling that replaces `path` only when complete."
     if str(path) == STDIN:
@@ -338,6 +352,7 @@ def _write_output(path, write):
 # %% ../nbs/04_cli.ipynb #3226a3e2
 MAX_BATCH_SIZE = 4096 # prompts per forward pass: memory grows with it
 
+# %% ../nbs/04_cli.ipynb #1fb44a3d
 def _add_score_parser(sub):
     "Register the `score` subcommand."
     sc = sub.add_parser("score", help="exact log-probability that a causal LM's reply to each prompt begins with a completion",
@@ -357,6 +372,7 @@ def _add_score_parser(sub):
     _add_judge_args(sc)
     return sc
 
+# %% ../nbs/04_cli.ipynb #c69fd66b
 def _prompts_and_completions(args, records, path):
     "The prompts and completions of every record, or an error naming the first bad line."
     prompts, completions = [], []
@@ -371,6 +387,7 @@ def _prompts_and_completions(args, records, path):
         completions.append(c)
     return prompts, completions
 
+# %% ../nbs/04_cli.ipynb #591c460a
 def score_command(args, # parsed arguments of `predfail score`
                  ) -> dict:
     "Run `predfail score`: check the output, read the prompts, load the model, write the scores; return a summary."
@@ -395,10 +412,12 @@ def score_command(args, # parsed arguments of `predfail score`
     return {"n": len(lp), "median_log10p": float(np.median(lp) / math.log(10)), "max_log10p": float(lp.max() / math.log(10)),
             "out": "standard output" if args.out == STDIN else str(args.out)}
 
+# %% ../nbs/04_cli.ipynb #4324c3f2
 def _write_logp_csv(f, lp):
     w = csv.writer(f, lineterminator="\n"); w.writerow(["row", "logp"])
     for i, x in enumerate(lp, 1): w.writerow([i, repr(float(x))])
 
+# %% ../nbs/04_cli.ipynb #a3d7ecc5
 def _run_score(args):
     "`predfail score`; the summary goes to standard error, so standard output can carry the scores (--out -)."
     summary = score_command(args)
@@ -414,6 +433,7 @@ def _add_judge_args(sc):
     sc.add_argument("--max-new-tokens", type=_whole(1, 4096), default=32, help="--judge: reply length limit in tokens (default 32)")
     sc.add_argument("--seed", type=_whole(0), default=0, help="--judge: sampling seed, >= 0 (default 0)")
 
+# %% ../nbs/04_cli.ipynb #cdfc3b88
 def sampled_score_command(args, # parsed arguments of `predfail score` with --judge
                          ) -> dict:
     "Run `predfail score --judge`: sample replies, count those the judge flags, write counts and intervals."
@@ -446,11 +466,13 @@ def sampled_score_command(args, # parsed arguments of `predfail score` with --ju
 # %% ../nbs/04_cli.ipynb #5f724d46
 MAX_BOOTSTRAP = 100_000 # --bootstrap-samples: memory and time grow with B times the evaluation size
 
+# %% ../nbs/04_cli.ipynb #33fcc646
 class _Parser(argparse.ArgumentParser):
     "An argument parser whose usage errors are one line: `predfail: error: ...` (exit status 2)."
     def error(self, message):
         self.exit(2, f"predfail: error: {message} (see {self.prog} --help)\n")
 
+# %% ../nbs/04_cli.ipynb #f46303d9
 def _whole(lo, hi=None):
     "An argparse type: a whole number in [lo, hi], written plainly or as 1e5."
     def parse(text):
@@ -464,6 +486,7 @@ def _whole(lo, hi=None):
     parse.__name__ = "whole number"
     return parse
 
+# %% ../nbs/04_cli.ipynb #b0a5cb45
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser of the `predfail` command."
     parser = _Parser(prog="predfail", description="Forecast deployment-scale failure rates from evaluation results.")
@@ -504,6 +527,7 @@ def _add_inspect_args(fc):
     fc.add_argument("--score-name", metavar="NAME", help="--from-inspect: which scorer's values (default: the log's only one)")
     fc.add_argument("--invert-score", action="store_true", help="--from-inspect: the value 1 (C) means the safe behaviour")
 
+# %% ../nbs/04_cli.ipynb #604f49d0
 def _forecast_input(args, # parsed arguments of `predfail forecast`
                    ) -> tuple:
     "Scores and their description from FILE or from --from-inspect LOG (exactly one)."
@@ -532,6 +556,7 @@ def _save_tail_plot(scores, report, path):
     except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None   # name the output, not its temporary
     finally: plt.close(ax.figure)
 
+# %% ../nbs/04_cli.ipynb #101e55e5
 def _save_diagnostics(scores, report, path):
     "Draw `GumbelTailFit.plot_diagnostics` for the reported fit and save it (atomically)."
     import matplotlib
@@ -543,8 +568,10 @@ def _save_diagnostics(scores, report, path):
     except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None   # name the output, not its temporary
     finally: plt.close(fig)
 
+# %% ../nbs/04_cli.ipynb #6f2b6904
 _IMAGE_TYPES = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
 
+# %% ../nbs/04_cli.ipynb #4d9c111b
 def _check_image_path(path, flag, inputs):
     "Before any work: an image file matplotlib can write, not an input, in a writable folder."
     if path is None: return
@@ -553,6 +580,7 @@ def _check_image_path(path, flag, inputs):
     ext = Path(path).suffix.lower().lstrip(".")
     if ext not in _IMAGE_TYPES: raise InputError(f"{flag} {path}: unknown image type {ext or '(none)'!r}; use .png, .pdf or .svg")
 
+# %% ../nbs/04_cli.ipynb #39d80802
 def _emit(text):
     "Print to stdout; if the reader has gone (`predfail ... | head`), stop quietly. Returns whether it was written."
     try:
@@ -563,6 +591,7 @@ def _emit(text):
         _silence_stdout()
         return False
 
+# %% ../nbs/04_cli.ipynb #90f8da3e
 def _silence_stdout():
     "Point stdout at /dev/null so Python's exit-time flush raises no second BrokenPipeError."
     try: os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -581,6 +610,7 @@ def _check_forecast_args(args):
     bad_tau = [t for t in args.tau or () if not 0 < t < 1]
     if bad_tau: raise InputError(f"--tau must lie in (0, 1); got {', '.join(f'{t:g}' for t in bad_tau)}")
 
+# %% ../nbs/04_cli.ipynb #eb8ab164
 def _forecast(args) -> int:
     "`predfail forecast`: check, read, fit, save the plots, print."
     _check_forecast_args(args)
@@ -609,8 +639,10 @@ def _forecast(args) -> int:
     _emit(text)
     return 0
 
+# %% ../nbs/04_cli.ipynb #7a49f618
 def _oneline(e) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
+# %% ../nbs/04_cli.ipynb #ccad89df
 def main(argv=None, # arguments without the program name; None reads sys.argv
         ) -> int:
     "Run the `predfail` command line; return the exit status (0 done, 2 bad input or output, 130 interrupted)."

@@ -29,6 +29,7 @@ import numpy as np
 # %% ../nbs/00_core.ipynb #0c44c671
 PROFILES = ("quick", "default", "full")
 
+# %% ../nbs/00_core.ipynb #04197db2
 def get_profile(profile: str | None = None, # explicit choice; None reads the environment
                ) -> str:
     "The active run profile: `profile`, else `$PREDFAIL_PROFILE`, else quick under tests and default otherwise."
@@ -70,11 +71,13 @@ def output_dir(kind: str, # "figures", "results" or any subfolder name
 # %% ../nbs/00_core.ipynb #91543499
 _TMP = ".tmp-"   # marks temporary siblings: .<stem>.tmp-<pid>-<random><suffix>
 
+# %% ../nbs/00_core.ipynb #1c4bd64d
 def _remove(p: Path):
     "Remove a file, link or folder if present."
     if p.is_dir() and not p.is_symlink(): shutil.rmtree(p, ignore_errors=True)
     else: p.unlink(missing_ok=True)
 
+# %% ../nbs/00_core.ipynb #9b218e58
 def _alive(pid: int) -> bool:
     "Whether a process with this id runs (on this machine)."
     try: os.kill(pid, 0)
@@ -82,6 +85,7 @@ def _alive(pid: int) -> bool:
     except PermissionError: return True
     return True
 
+# %% ../nbs/00_core.ipynb #525f0b49
 def clean_stale_temps(path: Path | str, # the target file (or folder) whose temporaries to look for
                      ) -> int:
     "Remove temporary siblings of `path` left by processes that no longer run; return how many were removed."
@@ -193,6 +197,7 @@ def derive_seed(*names, # strings and whole numbers naming the use, e.g. "passwo
 # %% ../nbs/00_core.ipynb #dbcbee97
 PINNED_CPU_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2"}
 
+# %% ../nbs/00_core.ipynb #d1ca200f
 def pin_cpu_kernels(env: dict | None = None, # environment to edit, e.g. a child process's; None: this process's
                    ) -> dict:
     "Set torch's AVX2 kernels in `env` unless already chosen there; return the settings in force."
@@ -232,15 +237,19 @@ def run_workers(workers: int | None = None, # a fixed count; None: $PREDFAIL_WOR
     if not sys.platform.startswith("linux") or (torch.cuda.is_available() and torch.cuda.is_initialized()): return 1
     return workers
 
+# %% ../nbs/00_core.ipynb #4e85e679
 _INHERITED = {} # what forked workers inherit instead of receiving it pickled: the function and its items
 
+# %% ../nbs/00_core.ipynb #50136ca9
 def _start_worker(threads):
     import torch
     torch.set_num_threads(threads)
     os.environ["PREDFAIL_WORKERS"] = "1"   # a worker never starts workers of its own
 
+# %% ../nbs/00_core.ipynb #52ca3a9d
 def _call_inherited(i): return _INHERITED["fn"](_INHERITED["items"][i])
 
+# %% ../nbs/00_core.ipynb #c60594dd
 @contextmanager
 def forked_pool(fn, # called as fn(item) in a worker; inherited, so it need not pickle (its result must)
                 items: list, # the items
@@ -259,6 +268,7 @@ def forked_pool(fn, # called as fn(item) in a worker; inherited, so it need not 
     else: pool.shutdown(wait=True)
     finally: _INHERITED.clear()
 
+# %% ../nbs/00_core.ipynb #122751ad
 def map_in_processes(fn, # called as fn(item) in a worker; its result must pickle
                      items, # one call per item
                      workers: int | None = None, # processes (None: run_workers())
@@ -310,6 +320,7 @@ def _plain(x):
     "A number as plain Python (prints 3, not np.int64(3))."
     return x.item() if hasattr(x, "item") else x
 
+# %% ../nbs/00_core.ipynb #ffb0d31b
 def check_sizes(m: int | None = None, # evaluation set size
                 n: int | None = None, # deployment set size
                 k: int | None = None, # top evaluation scores fitted
@@ -339,6 +350,7 @@ def _jsonable_config(c):
     if isinstance(c, (str, int, float, bool, list, tuple)) or c is None: return [type(c).__name__, c]
     raise TypeError(f"config_digest takes dataclasses, dicts and plain values, got {type(c).__name__}")
 
+# %% ../nbs/00_core.ipynb #7e768993
 def config_digest(*configs, # dataclass instances, dicts or plain values that determine a result
                   modules=(), # imported modules whose code computes it (hashed with source_digest)
                   length: int = 16, # hex characters kept
@@ -354,16 +366,20 @@ def config_digest(*configs, # dataclass instances, dicts or plain values that de
 class CacheWarning(UserWarning):
     "A cache entry could not be used and is being recomputed."
 
+# %% ../nbs/00_core.ipynb #0a6a3e58
 def warn_cache(path: Path | str, # the unusable cache file or folder
                problem: str, # what is wrong with it and what happens now
               ):
     "A one-line warning naming a cache entry (no source line is shown)."
     warnings.warn_explicit(f"{path}: {problem}", CacheWarning, filename="predfail", lineno=0)
 
+# %% ../nbs/00_core.ipynb #24e416e5
 def _first_line(e: BaseException) -> str: return f"{type(e).__name__}: " + (str(e).strip().splitlines() or [""])[0][:200]
 
+# %% ../nbs/00_core.ipynb #31496b5f
 _MISSING = object()
 
+# %% ../nbs/00_core.ipynb #699a3e68
 def _load_checked(path, load, remove):
     "load(path), or _MISSING where absent or unreadable (then warned about and, if `remove`, deleted)."
     if not (path.exists() or path.is_symlink()): return _MISSING
@@ -374,6 +390,7 @@ def _load_checked(path, load, remove):
             _remove(path)
         return _MISSING
 
+# %% ../nbs/00_core.ipynb #eede1070
 def load_or_compute(path: Path | str, # where the finished result lives (a file or a folder)
                     compute, # () -> result, called only when `path` does not exist or cannot be loaded (or `force`)
                     save, # (result, tmp_path) -> None: writes the result to tmp_path (a file or a folder)

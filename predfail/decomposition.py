@@ -38,6 +38,7 @@ def _prepare_top(scores, k, m):
     if tied.any(): raise ValueError(f"{int(tied.sum())} evaluation set(s) have all top k = {k} scores tied: scale undefined")
     return top, m
 
+# %% ../nbs/05_decomposition.ipynb #9bc0afed
 def forecast_tail_batch(scores, # (R, m) evaluation scores, or (R, k) top scores when `m` is given
                         n, # deployment size(s)
                         k: int = 10, # number of top scores
@@ -77,6 +78,7 @@ class ErrorDecomposition:
         if self.realisation is not None: cols |= dict(realisation=self.realisation, error=self.error)
         return pd.DataFrame(cols | dict(error_quantile=self.error_quantile))
 
+# %% ../nbs/05_decomposition.ipynb #56143cfe
 def horizon(m: int, # evaluation size
             n, # deployment size(s)
             k: int = 10, # top scores used
@@ -87,6 +89,7 @@ def horizon(m: int, # evaluation size
     omega, y = line_weights(m, k, method, positions)
     return np.log(np.asarray(n, dtype=np.float64)) + omega @ y
 
+# %% ../nbs/05_decomposition.ipynb #62b22af1
 def decompose_error(scores, # (R, m) evaluation scores, or (R, k) top scores when `m` is given
                     n: float, # deployment size
                     k: int = 10, # top scores used by the forecaster
@@ -138,6 +141,7 @@ def sample_exponential_top_k(size, # number of evaluation sets R
     z = z_last[:, None] + above
     return np.where(i[None, :] <= kk[:, None], z, -np.inf)
 
+# %% ../nbs/05_decomposition.ipynb #200b7da9
 def sample_exponential_max(n, # number of draws per maximum: an int or an array (0 gives −inf)
                            rng: np.random.Generator, # random generator
                            size=None, # output shape when n is a scalar
@@ -168,12 +172,15 @@ class Tail:
         sigma = float(self.dg(z) if self.dg else (self.g(z + h) - self.g(z - h))/(2*h))
         return float(self.g(z)) - sigma*z, sigma
 
+# %% ../nbs/05_decomposition.ipynb #ff533143
 _STD_NORMAL = NormalDist()
 
+# %% ../nbs/05_decomposition.ipynb #fad0c3b6
 def _normal_isf(log_sf):
     "Standard normal upper quantile at survival e^{log_sf} (accurate for tiny survivals)."
     return -np.vectorize(_STD_NORMAL.inv_cdf, otypes=[float])(np.exp(log_sf))
 
+# %% ../nbs/05_decomposition.ipynb #a995fb30
 TAILS = {
     "exponential": Tail("exponential", lambda z: np.asarray(z, dtype=np.float64), lambda z: 1.0),
     # p uniform: ψ = −log(−log U) with 1 − U = e^{−z}
@@ -182,6 +189,7 @@ TAILS = {
     "lognormal": Tail("lognormal", lambda z: np.exp(0.5*_normal_isf(-np.asarray(z, dtype=np.float64)))),
 }
 
+# %% ../nbs/05_decomposition.ipynb #7212d344
 def sample_tail(tail: str, # a name in TAILS
                 size: int, # number of (evaluation, deployment) pairs R
                 m: int, # evaluation size
@@ -202,6 +210,7 @@ def _spacing_design(k, positions):
     y = plotting_positions(10**6, k, positions)             # centred positions do not depend on m
     return A, -(A.T @ (y - y.mean()))
 
+# %% ../nbs/05_decomposition.ipynb #6d20cbfd
 def expected_level(m: int, # evaluation size
                    k: int = 10, # top scores used
                    method: str = "jones", # forecaster
@@ -211,6 +220,7 @@ def expected_level(m: int, # evaluation size
     omega, y = line_weights(m, k, method, positions)
     return float(omega @ (harmonic(m) - harmonic(np.arange(k)) + y))
 
+# %% ../nbs/05_decomposition.ipynb #52cec02c
 @lru_cache(maxsize=None)
 def expected_scale_ratio(k: int, # top scores used
                          method: str = "jones", # forecaster
@@ -241,6 +251,7 @@ def expected_scale_ratio(k: int, # top scores used
     integrand = np.exp(np.log(mu_).sum(1))*inner*t
     return float(np.trapezoid(integrand, u))
 
+# %% ../nbs/05_decomposition.ipynb #ee8119be
 def predicted_terms(m: int, # evaluation size
                     n: float, # deployment size
                     k: int = 10, # top scores used
@@ -260,6 +271,7 @@ def predicted_terms(m: int, # evaluation size
 # %% ../nbs/05_decomposition.ipynb #e21a8915
 TERMS = ("level", "horizon_scale", "realisation", "error_quantile", "error")
 
+# %% ../nbs/05_decomposition.ipynb #6e28b515
 def simulate_terms(m: int, # evaluation size
                    n: float, # deployment size
                    k: int, # top scores used
@@ -299,6 +311,7 @@ def rare_mode_quantile(n, # deployment size(s)
         below = -np.log((1/n - eps)/(1 - eps))              # solution on [0, s) where the mode adds ε
     return np.where(above >= shift, above, below)
 
+# %% ../nbs/05_decomposition.ipynb #8bc77274
 @dataclass
 class RareModeDraws:
     "Evaluation top-k and deployment maxima under a rare-mode mixture."
@@ -307,6 +320,7 @@ class RareModeDraws:
     eval_hits: np.ndarray # (R,) rare items in the evaluation set
     deploy_hits: np.ndarray # (R,) rare items in the deployment set
 
+# %% ../nbs/05_decomposition.ipynb #0314150f
 def sample_rare_mode(size: int, # number of (evaluation, deployment) pairs R
                      m: int, # evaluation size
                      n: int, # deployment size

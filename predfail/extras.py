@@ -24,6 +24,7 @@ MODULE_EXTRAS = {"predfail.lm": "lm", "predfail.password_lm": "lm", "predfail.ex
                  "predfail.sampled": "lm", "predfail.experiments.smollm": "lm", "predfail.inspect_logs": "inspect",
                  "predfail.envs.gridworld": "rl", "predfail.ppo": "rl", "predfail.experiments.gridworld": "rl"}
 
+# %% ../nbs/00b_extras.ipynb #fecb3cf4
 def extra_for(module: str, # the predfail module being imported, e.g. "predfail.lm"
               missing: str, # the top-level package that could not be imported, e.g. "torch"
              ) -> str | None:
@@ -63,6 +64,7 @@ class MissingExtraFinder:
                 return spec
         return None
 
+# %% ../nbs/00b_extras.ipynb #7d3c9bb6
 def install_extras_hint():
     "Put one MissingExtraFinder first on sys.meta_path (idempotent)."
     if not any(hasattr(f, "predfail_extras_hint") for f in sys.meta_path): sys.meta_path.insert(0, MissingExtraFinder())

@@ -48,8 +48,11 @@ class FailureModel(torch.nn.Module):
 
 # %% ../nbs/07_finetune.ipynb #e9ad9af9
 OBJECTIVES = ("forecast", "supervised", "task", "composed")
+
+# %% ../nbs/07_finetune.ipynb #ddd9622b
 TERMS = ("safety", "worst_case", "forecast", "ceiling", "anchor")
 
+# %% ../nbs/07_finetune.ipynb #ca2b5657
 @dataclass
 class FinetuneConfig:
     "Everything that defines a fine-tuning run."
@@ -149,6 +152,7 @@ def model_logp(model: FailureModel, # the adapter
         raise NonFiniteScoresError(f"{where}the adapter returned {n_pos} positive failure log-probabilities (max {float(logp.max()):.3g}) on split {split!r}")
     return logp
 
+# %% ../nbs/07_finetune.ipynb #09c043e2
 def model_scores(model: FailureModel, # the adapter
                  idx: torch.Tensor, # pool indices
                  split: str = "train", # which pool
@@ -170,6 +174,7 @@ def pool_logp(model: FailureModel, # the adapter
         parts = [model_logp(model, torch.arange(i, min(i + chunk_size, size)), split, step) for i in range(0, size, chunk_size)]
     return torch.cat(parts) if parts else torch.zeros(0)
 
+# %% ../nbs/07_finetune.ipynb #c8b69c65
 def score_pool(model: FailureModel, # the adapter
                split: str = "train", # which pool
                chunk_size: int = 16_384, # inputs per adapter call
@@ -256,6 +261,7 @@ class ScoreCache:
     def state_dict(self) -> dict: "Cached scores and refresh step, for checkpoints."; return {"psi": None if self.psi is None else self.psi.clone(), "refreshed_at": self.refreshed_at}
     def load_state_dict(self, state: dict): "Restore from `state_dict()`."; self.psi, self.refreshed_at = state["psi"], state["refreshed_at"]
 
+# %% ../nbs/07_finetune.ipynb #4614b147
 def _finite_abs_diff(a, b):
     "|a − b|, counting equal infinities (p = 0 on both sides) as 0."
     return torch.where(a == b, torch.zeros_like(a), (a - b).abs())
@@ -341,6 +347,7 @@ class RunState:
     base_psi: torch.Tensor | None = None # the base model's training-pool scores (guards)
     ceiling_idx: torch.Tensor | None = None # the base model's top `ceiling_share` of the training pool
 
+# %% ../nbs/07_finetune.ipynb #356a361c
 def start_state(model: FailureModel, # the adapter at its base parameters
                 config: FinetuneConfig, # the run's settings
                ) -> RunState:
@@ -392,15 +399,18 @@ def _rng_state(generator):
     return {"generator": generator.get_state(), "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
             "python": random.getstate()}
 
+# %% ../nbs/07_finetune.ipynb #dc0b62ef
 def _set_rng_state(generator, state):
     generator.set_state(state["generator"]); torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"]); random.setstate(state["python"])
 
+# %% ../nbs/07_finetune.ipynb #7614d893
 def _model_signature(model):
     "Hash of the parameter and buffer names, shapes and dtypes: what a checkpoint's state dict must match."
     sig = [(k, tuple(v.shape), str(v.dtype)) for k, v in model.state_dict().items()]
     return hashlib.sha256(repr(sig).encode()).hexdigest()[:16]
 
+# %% ../nbs/07_finetune.ipynb #98be85b6
 def _save_checkpoint(path, **state):
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp: torch.save(state, tmp)   # a kill mid-save leaves the previous checkpoint
@@ -427,6 +437,7 @@ def _resume(model, opt, config, state, generator, ckpt, ident):
     state.base_psi, state.ceiling_idx = saved["base_psi"], saved["ceiling_idx"]
     return saved["history"], saved["step"]
 
+# %% ../nbs/07_finetune.ipynb #9f925729
 def training_step(model: FailureModel, # the adapter
                   config: FinetuneConfig, # the run's settings
                   opt: torch.optim.Optimizer, # the optimizer

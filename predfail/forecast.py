@@ -26,9 +26,11 @@ from .scores import check_scores, logp_from_scores
 # %% ../nbs/02_forecast.ipynb #fc90ef49
 POSITIONS = ("rank", "hazen", "expected")
 
+# %% ../nbs/02_forecast.ipynb #a83fa5dc
 @lru_cache(maxsize=1)
 def _harmonic_table(size=10**6): return np.concatenate([[0.0], np.cumsum(1.0/np.arange(1, size + 1))])
 
+# %% ../nbs/02_forecast.ipynb #65d26270
 def harmonic(n, # non-negative integers
             ) -> np.ndarray:
     "Harmonic numbers H_n = sum_{i<=n} 1/i (exact sums below 10^6, asymptotic series above)."
@@ -38,6 +40,7 @@ def harmonic(n, # non-negative integers
     asym = np.log(big) + np.euler_gamma + 1/(2*big) - 1/(12*big**2) + 1/(120*big**4)
     return np.where(n <= 10**6, small[np.minimum(n, 10**6)], asym)
 
+# %% ../nbs/02_forecast.ipynb #c8696d4f
 def plotting_positions(m: int, # evaluation set size
                        k: int, # number of top points
                        positions: str = "rank", # "rank" (j/m), "hazen" ((j-0.5)/m) or "expected"
@@ -81,6 +84,7 @@ def ols_line(x, # (..., k) regressors
 # %% ../nbs/02_forecast.ipynb #3b1df8d3
 FIT_METHODS = ("jones", "reverse", "mle")
 
+# %% ../nbs/02_forecast.ipynb #a5fdafb5
 def line_weights(m: int, # evaluation size
                  k: int, # top scores used
                  method: str, # "jones", "reverse" or "mle"
@@ -176,11 +180,13 @@ def fit_gumbel_tail(scores, # evaluation failure scores ψ (−inf allowed for p
 def _check_all_scores(fit, what):
     if fit.n_unseen: raise ValueError(f"{what} needs every evaluation score; this fit saw only the top {fit.m - fit.n_unseen} of m = {fit.m}")
 
+# %% ../nbs/02_forecast.ipynb #b206393b
 def _check_tau(tau):
     tau = np.asarray(tau, dtype=np.float64)
     if not ((tau > 0) & (tau < 1)).all(): raise ValueError(f"threshold tau must lie in (0, 1), got {tau.tolist()}")
     return tau
 
+# %% ../nbs/02_forecast.ipynb #0712de10
 @patch
 def n_at(self: GumbelTailFit, tau, # failure-probability threshold(s) in (0, 1)
         ) -> np.ndarray:
@@ -226,6 +232,7 @@ def mean_p(self: GumbelTailFit) -> float:
     tail = exp_tail_mean_p(self.top_scores[-1], abs(self.a))[()]
     return float((np.exp(logp_from_scores(self.bulk_scores)).sum() + self.k*tail)/self.m)
 
+# %% ../nbs/02_forecast.ipynb #a4169738
 @patch
 def aggregate_risk(self: GumbelTailFit, n, # number of independent deployment queries
                   ) -> np.ndarray:
@@ -247,6 +254,7 @@ class BatchForecast:
     @property
     def log10p(self): "Forecast worst failure probabilities, log10."; return logp_from_scores(self.score)/np.log(10)
 
+# %% ../nbs/02_forecast.ipynb #5a06b232
 def forecast_batch(scores, # (R, m) evaluation scores, or (R, k) top scores when `m` is given
                    n, # deployment size(s)
                    k: int = 10, # number of top scores
@@ -277,6 +285,7 @@ def forecast_batch(scores, # (R, m) evaluation scores, or (R, k) top scores when
 INTERVAL_METHODS = ("parametric", "bootstrap")
 INTERVAL_TARGETS = ("max", "quantile")
 
+# %% ../nbs/02_forecast.ipynb #147b1b8f
 @dataclass
 class ForecastInterval:
     "Lower and upper bounds of the worst score among n deployment queries (or of its 1/n quantile), per n."
@@ -307,12 +316,14 @@ def _check_interval_args(level, B, method, target):
                          "(100, and 5 beyond each end)")
     return level, int(B)
 
+# %% ../nbs/02_forecast.ipynb #03d8237d
 def _standard_exponential_top_k(rng, size, m, k):
     "The k largest of m standard exponentials, (size, k) descending, exactly (Rényi's representation)."
     last = -np.log(rng.beta(k, m - k + 1, size=size))          # the k-th largest: −log of the k-th smallest uniform
     gaps = rng.exponential(size=(size, k - 1))/np.arange(1, k)  # E_j / j above it
     return np.concatenate([last[:, None] + np.cumsum(gaps[:, ::-1], axis=1)[:, ::-1], last[:, None]], axis=1)
 
+# %% ../nbs/02_forecast.ipynb #da6cd1d2
 def _log_survival_of_max(rng, shape, n):
     "log S(M) of the maximum M of n draws from any continuous law: S(M) = 1 − U^{1/n}."
     log_u = np.log(rng.uniform(np.finfo(float).tiny, 1.0, size=shape))
@@ -330,6 +341,7 @@ def _parametric_pivot_quantiles(m, k, n_tuple, method, positions, level, target,
     alpha = (1 - level)/2
     return np.quantile((truth - q)/scale[:, None], [alpha, 1 - alpha], axis=0)
 
+# %% ../nbs/02_forecast.ipynb #edb61501
 def forecast_interval_batch(top, # (R, k') evaluation top scores, descending (k' >= k; the bootstrap may need k' > k)
                             n, # deployment size(s)
                             m: int, # evaluation size
@@ -426,6 +438,7 @@ def plot_diagnostics(self: GumbelTailFit, axes=None, # two matplotlib Axes, or N
 # %% ../nbs/02_forecast.ipynb #52e949ef
 LOGNORMAL_FORECASTS = ("quantile", "expected_max")
 
+# %% ../nbs/02_forecast.ipynb #e39bca7c
 @lru_cache(maxsize=256)
 def _normal_expected_max_scalar(n):
     "E[max of n standard normals] = ∫_0^n Φ̄⁻¹(t/n) (1 − t/n)^{n−1} dt, by the trapezoid rule in u = log t."
@@ -434,6 +447,7 @@ def _normal_expected_max_scalar(n):
     w = np.exp((n - 1)*np.log1p(-s))                      # (1 − s)^{n−1}
     return float(np.trapezoid(-special.ndtri(s)*w*s*n, u))
 
+# %% ../nbs/02_forecast.ipynb #17628335
 def normal_expected_max(n, # number of draws (>= 1)
                        ) -> np.ndarray:
     "Expected maximum of n standard normal draws."
@@ -456,6 +470,7 @@ class LogNormalFit(Forecaster):
         z = normal_expected_max(n) if self.lognormal == "expected_max" else -special.ndtri(1/n)
         return self.mu + self.sd*z
 
+# %% ../nbs/02_forecast.ipynb #9fc38caa
 def fit_lognormal(scores, # evaluation failure scores ψ
                   k: int | None = None, # unused: the normal fit uses every finite score (taken so every fit_* is called alike)
                   *,
@@ -470,6 +485,7 @@ def fit_lognormal(scores, # evaluation failure scores ψ
     if finite.size < 2: raise ValueError(f"need at least 2 usable scores for a log-normal fit, got {finite.size}")
     return LogNormalFit(float(finite.mean()), float(finite.std(ddof=1)), s.size, int(s.size - finite.size), lognormal)
 
+# %% ../nbs/02_forecast.ipynb #8612c08e
 def empirical_max(scores, # evaluation failure scores ψ
                  ) -> float:
     "The empirical-maximum baseline: the largest evaluation score, whatever n is."
@@ -484,6 +500,7 @@ def _gpd_profile(theta, y):
         ll = -y.shape[-1]*(np.log(sigma) + 1 + xi)
     return np.where(np.isfinite(ll) & (xi >= -0.5), ll, -np.inf), xi, sigma
 
+# %% ../nbs/02_forecast.ipynb #45399bf3
 def gpd_fit_batch(excesses, # (R, j) non-negative excesses over the threshold, j >= 2
                  ) -> tuple:
     "Maximum-likelihood GPD shape ξ and scale σ per row (ξ >= −1/2), vectorised by Grimshaw's profile likelihood."
@@ -525,6 +542,7 @@ class GPDTailFit(Forecaster):
         small = np.abs(xi) < 1e-9
         return u + sigma*np.where(small, h, np.expm1(xi*h)/np.where(small, 1, xi))
 
+# %% ../nbs/02_forecast.ipynb #7bbcedc7
 def fit_gpd_tail(scores, # (m,) evaluation scores, or (R, k) top scores with `m` given
                  k: int = 10, # top scores: threshold at the k-th, k − 1 excesses
                  *,

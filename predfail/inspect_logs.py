@@ -30,6 +30,7 @@ def _inspect_api():
 # %% ../nbs/15b_inspect.ipynb #28639096
 _LETTERS = ("C", "I", "P", "N")
 
+# %% ../nbs/15b_inspect.ipynb #b04778a3
 def _sample_values(log, score_name, to_float, path):
     "(sample id, value as float) for every sample and epoch of the log, for one scorer."
     if not log.samples: raise ValueError(f"{path}: the log holds no samples (written with log_samples=False, or the run failed: status {log.status})")
@@ -47,6 +48,7 @@ def _sample_values(log, score_name, to_float, path):
         out.append((s.id, float(to_float(v))))
     return score_name, out
 
+# %% ../nbs/15b_inspect.ipynb #b5bdc071
 def _is_number(text):
     try: return math.isfinite(float(text))
     except ValueError: return False

@@ -38,6 +38,7 @@ def _load_error(name_or_path, e):
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return ValueError(f"cannot load the model {str(name_or_path)!r}: {first}")
 
+# %% ../nbs/15_lm.ipynb #9b3c5e3d
 def load_causal_lm(name_or_path: str | Path, # a Hub model name, or a local directory
                    gguf_file: str | None = None, # a GGUF file inside `name_or_path` (needs the `gguf` package)
                    dtype=torch.float32, # weights dtype
@@ -74,6 +75,7 @@ def _ids(x):
     "Token ids from apply_chat_template's return value (a list or a BatchEncoding)."
     return list(x["input_ids"] if hasattr(x, "keys") else x)
 
+# %% ../nbs/15_lm.ipynb #bbb4484f
 def encode_prompts(tokenizer, # any transformers tokenizer
                    prompts: list, # plain strings or lists of chat messages
                    use_chat_template: bool | None = None, # None: when the tokenizer has one
@@ -135,6 +137,7 @@ def pad_id(tokenizer, # any transformers tokenizer
         if t is not None: return int(t)
     return 0
 
+# %% ../nbs/15_lm.ipynb #b35f19aa
 def encode_pairs(tokenizer, # any transformers tokenizer
                  prompts: list, # plain strings or chat message lists
                  completions, # one completion text for all prompts, or one per prompt
@@ -152,6 +155,7 @@ def model_device(model, # a torch module
     "The device of the model's first parameter (works for PEFT- and DDP-wrapped models too)."
     return next(model.parameters()).device
 
+# %% ../nbs/15_lm.ipynb #3d2338a3
 def token_logprobs(model, # a transformers causal LM
                    input_ids: torch.Tensor, # (B, L) right-padded ids
                    attention_mask: torch.Tensor, # (B, L) 1 on real tokens
@@ -189,6 +193,7 @@ def world() -> tuple:
     import torch.distributed as dist
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
+# %% ../nbs/15_lm.ipynb #fc36456a
 def length_sorted_logp(model, # a transformers causal LM
                        enc: dict, # padded rows (`pad_prompt_reply`)
                        rows: torch.Tensor, # which rows of `enc` to score (repeats allowed)
@@ -293,6 +298,7 @@ def _unwrapped(model, # a transformers causal LM, possibly inside DDP or PEFT wr
         elif hasattr(model, "get_base_model"): model = model.get_base_model()
         else: return model
 
+# %% ../nbs/15_lm.ipynb #e744f3f6
 def keeps_logits(model, # a transformers causal LM (wrapped or not)
                 ) -> bool:
     "Whether the model's forward takes `logits_to_keep` (the LM head applied to the last positions only)."
@@ -309,6 +315,7 @@ def is_prompt_reply(batch: dict, # `input_ids`, `attention_mask`, `target_mask`
     return bool(torch.equal(am.bool(), col[None] < n[:, None]) and (r >= 1).all() and (n - r >= 1).all()
                 and torch.equal(tm, (tcol[None] >= (n - r - 1)[:, None]) & (tcol[None] < (n - 1)[:, None])))
 
+# %% ../nbs/15_lm.ipynb #d3e1e2d7
 def shared_prefix_length(input_ids: torch.Tensor, # (B, L) token ids
                          limit: int, # the most tokens the prefix may hold
                         ) -> int:
@@ -327,6 +334,7 @@ def _prefix_cache(model, prefix, rows, sliced):
     cache.batch_repeat_interleave(rows)
     return cache
 
+# %% ../nbs/15_lm.ipynb #41d113d3
 def completion_logp(model, # a transformers causal LM
                     batch: dict, # rows from `pad_prompt_reply` (right-padded prompt + reply)
                     share_prefix: bool = True, # run the tokens every row starts with once, as a key/value cache
@@ -364,12 +372,14 @@ def completion_logp(model, # a transformers causal LM
 # %% ../nbs/15_lm.ipynb #31c75b60
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "n_ctx", "max_sequence_length", "seq_length")
 
+# %% ../nbs/15_lm.ipynb #b78ff098
 class ContextLengthError(ValueError):
     "A row longer than the model's context; `row` is its 0-based index and `detail` the message without it."
     def __init__(self, row: int, detail: str):
         super().__init__(f"prompt {row}: {detail}")
         self.row, self.detail = row, detail
 
+# %% ../nbs/15_lm.ipynb #2754b783
 def context_length(model, # a transformers causal LM (PEFT-wrapped too)
                   ) -> int | None:
     "The most tokens the model takes (its configuration's max_position_embeddings, n_positions, ...); None if unstated."
@@ -379,6 +389,7 @@ def context_length(model, # a transformers causal LM (PEFT-wrapped too)
         if isinstance(value, int) and value > 0: return value
     return None
 
+# %% ../nbs/15_lm.ipynb #1abd2884
 def check_context(model, # a transformers causal LM
                   enc: dict, # padded rows (`pad_prompt_reply`)
                  ):
@@ -449,6 +460,7 @@ LORA_TARGETS = {  # attention projections by transformers model_type
     "gpt2": ["c_attn", "c_proj"], "gpt_neox": ["query_key_value", "dense"], "gptj": ["q_proj", "k_proj", "v_proj", "out_proj"],
 }
 
+# %% ../nbs/15_lm.ipynb #259b5575
 def add_lora(model, # a transformers causal LM
              r: int = 8, # rank of the update
              alpha: float = 16, # scale numerator: the update is (alpha / r) · B A
@@ -480,6 +492,7 @@ def load_lora(model, # the base transformers causal LM the adapter was trained o
 # %% ../nbs/15_lm.ipynb #3708ea92
 SPLITS = ("train", "validation", "heldout") # pool splits an adapter may hold: fine-tuning, selection, test
 
+# %% ../nbs/15_lm.ipynb #4015e264
 class EncodedPoolsModel(FailureModel):
     "A FailureModel whose pools are pre-tokenized prompt + failure-completion rows: pool sizes and exact, batched log p."
     def __init__(self,
@@ -517,7 +530,6 @@ class EncodedPoolsModel(FailureModel):
         shard = not torch.is_grad_enabled() and world()[1] > 1
         return length_sorted_logp(self.lm, enc, flat, self.score_batch, shard=shard).reshape(idx.shape)
 
-
 # %% ../nbs/15_lm.ipynb #d7a5be45
 def _pairs(data, name):
     "Prompts and replies of a list of (prompt, reply) pairs."
@@ -525,6 +537,7 @@ def _pairs(data, name):
     if any(not isinstance(x, (tuple, list)) or len(x) != 2 for x in data): raise ValueError(f"{name} must hold (prompt, reply) pairs")
     return [x[0] for x in data], [x[1] for x in data]
 
+# %% ../nbs/15_lm.ipynb #4c6357f4
 class CausalLMFailureModel(EncodedPoolsModel):
     "Fine-tuning adapter for any transformers causal LM (predfail.finetune.FailureModel interface)."
     def __init__(self,

@@ -78,6 +78,7 @@ def gumbel_tail_forecast_torch(top_scores: torch.Tensor, # (..., k) top evaluati
 # %% ../nbs/06_loss.ipynb #527e4046
 TARGETS = ("max", "smoothmax")
 
+# %% ../nbs/06_loss.ipynb #d029c7bf
 def deployment_target(deploy_scores: torch.Tensor, # (..., d) deployment scores (all of them, or the top few)
                       kind: str = "max", # "max" or "smoothmax" (τ·logsumexp(ψ/τ))
                       temperature: float = 0.1, # τ of the smooth maximum, in ψ units
@@ -94,6 +95,7 @@ def deployment_target(deploy_scores: torch.Tensor, # (..., d) deployment scores 
 # %% ../nbs/06_loss.ipynb #5e87ebba
 LOSS_KINDS, STOP_GRADS, ERROR_UNITS = ("squared", "asymmetric"), ("none", "forecast", "target"), ("psi", "log10p", "both")
 
+# %% ../nbs/06_loss.ipynb #82be5817
 def forecastability_loss(forecast: torch.Tensor, # forecast worst scores Q̂, one per partition
                          target: torch.Tensor, # realised (or smooth) deployment maxima T, same shape
                          kind: str = "squared", # "squared" or "asymmetric"

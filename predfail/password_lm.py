@@ -32,6 +32,7 @@ from .lm import (pad_prompt_reply, masked_nll, logp_from_batch, length_sorted_lo
 # %% ../nbs/10a_password_lm.ipynb #3ee68d7b
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<s>", "</s>"]
 
+# %% ../nbs/10a_password_lm.ipynb #e57b9fe5
 def build_tokenizer(n_corpus: int = 2000, # generated dialogs in the training corpus
                     seed: int = 0, # seed of the corpus
                    ) -> PreTrainedTokenizerFast:
@@ -68,6 +69,7 @@ class PasswordModelConfig:
     check_every: int = 50 # steps between probe checks in phase 1
     seed: int = 0 # seed of initialisation and data
 
+# %% ../nbs/10a_password_lm.ipynb #d61fbd10
 PRETRAIN_PROFILES = {"quick": PasswordModelConfig(steps=100, plant_steps=50, plant_ramp=10, check_every=25),
                      "default": PasswordModelConfig(),
                      "full": PasswordModelConfig(n_layer=4, n_embd=256, steps=8000, plant_steps=4000, plant_ramp=400, lr=3e-3)}
@@ -183,6 +185,7 @@ def _pretrain_fresh(config, game_config, progress, device=None):
            "threads": 1, **losses}
     return model.cpu(), tokenizer, log
 
+# %% ../nbs/10a_password_lm.ipynb #a15d3c1c
 def _save_pretrained(result, path):
     "Write a pretrained model, its tokenizer and the training log into the folder `path`."
     model, tokenizer, log = result

@@ -29,6 +29,7 @@ def _mlp(n_in, hidden, n_out, out_gain):
     nn.init.orthogonal_(layers[-1].weight, out_gain)
     return nn.Sequential(*layers)
 
+# %% ../nbs/13_ppo.ipynb #2997972c
 class GridPolicy(nn.Module):
     "Actor-critic MLPs over egocentric HazardGrid observations, shared across layouts."
     def __init__(self, view_radius: int = 2, hidden: int = 64):
@@ -67,6 +68,7 @@ class PPOConfig:
     pool_seed: int = 1000 # seed of the training-layout pool
     seed: int = 0 # rollout and initialisation seed
 
+# %% ../nbs/13_ppo.ipynb #fc59b8b2
 PROFILE_STEPS = {"quick": 40_000, "default": 300_000, "full": 1_000_000}
 
 # %% ../nbs/13_ppo.ipynb #8f35248b

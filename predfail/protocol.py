@@ -46,6 +46,7 @@ from .seed_intervals import metric_bounds, metric_scale, paired_interval, seed_i
 FORECAST_METRICS = ("median_abs_error_score", "mean_abs_error_score", "median_abs_error_log10p", "mean_abs_error_log10p",
                     "median_error_score", "median_error_log10p", "under_rate", "within_1_oom")
 
+# %% ../nbs/08_protocol.ipynb #fc23b3b6
 def forecast_metrics(errors: pd.DataFrame, # one row per partition with `error_score` and `error_log10p`
                     ) -> dict:
     "Summary metrics of per-partition forecast errors (forecast − realised)."
@@ -62,6 +63,7 @@ def forecast_metrics(errors: pd.DataFrame, # one row per partition with `error_s
 # %% ../nbs/08_protocol.ipynb #c5d64b42
 SAFETY_METRICS = ("mean_p", "deploy_max_p", "median_deploy_max_p", "pool_max_p", "share_above_threshold")
 
+# %% ../nbs/08_protocol.ipynb #8f702de4
 def safety_metrics(logp, # log failure probabilities of the whole held-out pool
                    deploy_max_log10p=None, # realised log10 max_D p, one per partition (None: leave the deployment maxima out)
                    threshold: float = 0.01, # failure probability counted as "unsafe"
@@ -95,6 +97,7 @@ class HeldoutEval:
     @property
     def metrics(self) -> dict: "All metrics in one flat dict (forecast, then safety, then capability)."; return {**self.forecast, **self.safety, **self.capability}
 
+# %% ../nbs/08_protocol.ipynb #883655ae
 def evaluate_heldout(logp_heldout, # log failure probabilities of every held-out pool input
                      m: int, # evaluation set size
                      n: int, # deployment set size
@@ -121,6 +124,7 @@ def evaluate_heldout(logp_heldout, # log failure probabilities of every held-out
 # %% ../nbs/08_protocol.ipynb #2501fe66
 FLOOR_METRICS = ("floor_abs_error_log10p", "floor_abs_error_score", "tail_scale")
 
+# %% ../nbs/08_protocol.ipynb #02895850
 def exponential_floor(logp, # log failure probabilities of a whole pool (one arm, one seed)
                       m: int, # evaluation set size
                       n: int, # deployment set size
@@ -189,6 +193,7 @@ def _default_train(model, config: dict, seed: int, checkpoint_dir: Path):
     if "seed" in names: cfg.setdefault("seed", seed)
     return finetune(model, FinetuneConfig(**cfg), checkpoint_dir=checkpoint_dir, progress=False)
 
+# %% ../nbs/08_protocol.ipynb #d168902f
 def _jsonable(x):
     if isinstance(x, dict): return {str(k): _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)): return [_jsonable(v) for v in x]
@@ -197,6 +202,7 @@ def _jsonable(x):
     if isinstance(x, (str, int, float, bool)) or x is None: return x
     return repr(x)
 
+# %% ../nbs/08_protocol.ipynb #41adc326
 @dataclass(frozen=True)
 class Evaluation:
     "How every arm is evaluated: the partitions of the pool, the safety threshold, scoring chunks and the floor."
@@ -209,6 +215,7 @@ class Evaluation:
     floor: bool = True # add the exponential-tail floor (FLOOR_METRICS) and the error above it (predfail.assurance.EXCESS_METRICS)
     assurance_threshold: float | None = None # τ of false assurance and false alarm (predfail.assurance.ASSURANCE_METRICS); None: left out
 
+# %% ../nbs/08_protocol.ipynb #54360685
 @dataclass(frozen=True)
 class RunCache:
     "Where finished (arm, seed, split) runs are kept and what identifies them."
@@ -219,6 +226,7 @@ class RunCache:
 
     def folder(self, arm: str, seed: int) -> Path: "Folder of one (arm, seed)."; return Path(self.root or repo_root()/".cache")/self.name/arm/f"seed{seed}"
 
+# %% ../nbs/08_protocol.ipynb #e11897c4
 def evaluate_model(model, # a FailureModel, trained or not
                    evaluation: Evaluation, # partitions, threshold, floor
                    seed: int, # the run's seed; partitions: derive_seed("partitions", seed), the same for every arm
@@ -239,6 +247,7 @@ def evaluate_model(model, # a FailureModel, trained or not
         metrics.update(error_above_floor(metrics))
     return metrics, lp
 
+# %% ../nbs/08_protocol.ipynb #377de480
 def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, split, folder):
     "Fine-tune (or resume) one (arm, seed) in `folder`, evaluate it on `split`, return its metrics."
     model = make_model(seed, **arm.model_kwargs)
@@ -251,11 +260,13 @@ def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, sp
     with atomic_write(folder/f"{split}_logp.npy", "wb") as f: np.save(f, lp)
     return _jsonable({**metrics, "train_seconds": train_s})
 
+# %% ../nbs/08_protocol.ipynb #8334f7ee
 def _expected_cost(job):
     "Sort key, most expensive first: runs without the score cache rescore the pool every step, then the longest fine-tunings."
     c = job[0].config or {}
     return (job[0].config is not None, c.get("use_cache", True) is False, c.get("steps", 0))
 
+# %% ../nbs/08_protocol.ipynb #38092937
 def _run_in_processes(make_model, todo, evaluation, capability, train, split, workers):
     "Yield (job index, metrics) as forked workers finish them: each seed's shared pieces first, then the longest runs first."
     first = {}
@@ -269,14 +280,17 @@ def _run_in_processes(make_model, todo, evaluation, capability, train, split, wo
         futures = {submit(i): i for i in sorted(range(len(todo)), key=lambda i: _expected_cost(todo[i]), reverse=True)}
         for fut in as_completed(futures): yield futures[fut], fut.result()
 
+# %% ../nbs/08_protocol.ipynb #ec9694ec
 def _run_in_executor(executor, jobs, threads):
     "Yield (job index, metrics) as any concurrent.futures.Executor finishes `jobs` (argument tuples of _train_and_evaluate)."
     futures = {executor.submit(_threaded_run, threads, *job): t for t, job in enumerate(jobs)}
     for fut in as_completed(futures): yield futures[fut], fut.result()
 
+# %% ../nbs/08_protocol.ipynb #f89a80ec
 def _threaded_run(threads, *job):
     with torch_threads(threads): return _train_and_evaluate(*job)
 
+# %% ../nbs/08_protocol.ipynb #1b0e9a72
 def _read_json(path: Path):
     "The JSON object in `path`; None where it is absent, or unreadable (then warned about and removed, so it is computed again)."
     got = _load_checked(path, lambda p: json.loads(p.read_text()), remove=True)
@@ -285,9 +299,11 @@ def _read_json(path: Path):
     warn_cache(path, "cache entry is not a JSON object; removing it and computing it again")
     path.unlink()
 
+# %% ../nbs/08_protocol.ipynb #e988f92a
 def _write_json(path: Path, obj):
     with atomic_write(path) as f: f.write(json.dumps(obj))
 
+# %% ../nbs/08_protocol.ipynb #c2c8c271
 def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureModel (trained or loaded)
              arms, # list of Arm
              seeds, # seeds, e.g. [0, 1, 2]
@@ -337,6 +353,7 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
     rows = [dict(arm=arm.name, seed=seed, metric=k_, value=float(v)) for i, (arm, seed) in enumerate(jobs) for k_, v in results[i].items()]
     return pd.DataFrame(rows, columns=["arm", "seed", "metric", "value"])
 
+# %% ../nbs/08_protocol.ipynb #cd419398
 def load_heldout_logp(name: str, # cache folder name (RunCache.name)
                       arm: str, # arm name
                       seed: int, # seed
@@ -351,6 +368,7 @@ def load_heldout_logp(name: str, # cache folder name (RunCache.name)
 # %% ../nbs/08_protocol.ipynb #c0de0102
 ENGINE_MODULES = ("predfail.scores", "predfail.forecast", "predfail.backtest", "predfail.loss", "predfail.finetune", "predfail.protocol")
 
+# %% ../nbs/08_protocol.ipynb #f8ff3b69
 def experiment_code_digest(*modules: str, # the experiment's own module names, e.g. "predfail.envs.password"
                           ) -> str:
     "source_digest of ENGINE_MODULES and `modules`: the part of a run-cache key that changes with the code."
@@ -423,17 +441,20 @@ CLAIM5_BOUNDS = {"T1": ("median |error| log10 p / base's", "<=", 0.5), "T2": ("m
                  "T3": ("capability − base's (percentage points)", "within", 2.0), "T4a": ("mean p / supervised's", "<=", 1.5),
                  "T4b": ("median deployment-maximum p / supervised's", "<=", 1.0)}
 
+# %% ../nbs/08_protocol.ipynb #8028c9e6
 TARGET_QUANTITIES = {"T1": ("median_abs_error_log10p", "base", "ratio"), "T1_psi": ("median_abs_error_score", "base", "ratio"),
                      "T2": ("median_abs_error_log10p", "supervised", "ratio"),
                      "T2_psi": ("median_abs_error_score", "supervised", "ratio"), "T3": ("capability", "base", "difference"),
                      "T4a": ("mean_p", "supervised", "ratio"), "T4b": ("median_deploy_max_p", "supervised", "ratio")}
 
+# %% ../nbs/08_protocol.ipynb #61b5159f
 def _verdict(lo, hi, op, bound):
     "met when the bound holds over the whole interval, missed when it fails over the whole interval, else inconclusive."
     if np.isnan(lo) or np.isnan(hi): return "inconclusive"
     if op == "<=": return "met" if hi <= bound else "missed" if lo > bound else "inconclusive"
     return "met" if -bound <= lo and hi <= bound else "missed" if hi < -bound or lo > bound else "inconclusive"
 
+# %% ../nbs/08_protocol.ipynb #63a65ec4
 def claim5_targets(tidy: pd.DataFrame, # run_arms output on the test pool: arm, seed, metric, value
                    arm: str, # the forecast arm judged
                    capability: str, # capability metric, a rate in [0, 1] (T3 in percentage points)
@@ -465,6 +486,7 @@ def claim5_targets(tidy: pd.DataFrame, # run_arms output on the test pool: arm, 
     return pd.concat([out, pd.DataFrame([dict(target="T4", quantity="T4a and T4b", value=np.nan, lo=np.nan, hi=np.nan,
                                               goal="both", verdict=t4, n_seeds=len(seeds))])], ignore_index=True)
 
+# %% ../nbs/08_protocol.ipynb #3adc4971
 def claim5_row(experiment: str, # experiment name, e.g. "synthetic"
                arm: str, # the forecast arm
                targets: pd.DataFrame, # claim5_targets output
@@ -488,6 +510,7 @@ class ExperimentResult:
     validation: pd.DataFrame | None = None # run_arms output of the sweep on the validation pool
     seconds: float = float("nan") # wall time of the run (cached runs are read back)
 
+# %% ../nbs/08_protocol.ipynb #130e9b8b
 def update_claim5(experiment: str, # the experiment whose rows are replaced
                   rows: list, # claim5_row dicts
                  ) -> Path:
@@ -581,6 +604,7 @@ class ExperimentSpec:
         "The protocol applied to this experiment at `profile`; `kwargs` go to `run_protocol` (force, save, ...)."
         return run_protocol(self, self.config(profile), get_profile(profile), **kwargs)
 
+# %% ../nbs/08_protocol.ipynb #303dc355
 def ablation_arms(arm: Arm, # the selected configuration of `family`
                   family: str, # its family name: the ablations are <family>_fixed_partitions and <family>_no_cache
                  ) -> list:
@@ -589,8 +613,10 @@ def ablation_arms(arm: Arm, # the selected configuration of `family`
     return [Arm(f"{family}_fixed_partitions", dict(arm.config, randomize_partitions=False), arm.model_kwargs),
             Arm(f"{family}_no_cache", dict(arm.config, use_cache=False), arm.model_kwargs)]
 
+# %% ../nbs/08_protocol.ipynb #be688cf7
 PROTOCOL_FIELDS = ("m", "n", "k", "R", "seeds", "sweep_seeds", "sweep_size")
 
+# %% ../nbs/08_protocol.ipynb #ff0ba49e
 def run_protocol(spec: ExperimentSpec, # the experiment
                  config, # its frozen configuration dataclass (with PROTOCOL_FIELDS); keys the run cache
                  profile: str, # "quick", "default" or "full": names the run cache and the saved tables
@@ -704,6 +730,7 @@ FORECAST_PANELS = {"median_abs_error_log10p": "median |forecast error|\n(orders 
 SAFETY_PANELS = {"mean_p": "mean failure probability\n(held-out pool)",
                  "deploy_max_p": "deployment max p\n(mean over partitions)"}
 
+# %% ../nbs/08_protocol.ipynb #05cc35b5
 def plot_by_arm(tidy: pd.DataFrame, # run_arms output
                 panels: dict, # metric -> y-axis label (with units)
                 title: str, # figure title

@@ -65,6 +65,7 @@ def _sampling_config(tokenizer, max_new_tokens, temperature, top_k, top_p):
                             no_repeat_ngram_size=0, num_beams=1, pad_token_id=tokenizer.pad_token_id,
                             eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.bos_token_id)
 
+# %% ../nbs/15a_sampled.ipynb #d78bf650
 def sample_replies(model, # any transformers causal LM
                    tokenizer, # its tokenizer
                    prompts: list, # plain strings or lists of chat messages

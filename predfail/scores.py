@@ -67,11 +67,13 @@ def logp_from_scores(scores, # failure scores ψ
     "Natural-log failure probability log p = −exp(−ψ)."
     return -np.exp(-np.asarray(scores, dtype=np.float64))
 
+# %% ../nbs/01_scores.ipynb #588d54e0
 def p_from_scores(scores, # failure scores ψ
                  ) -> np.ndarray:
     "Failure probability p = exp(−exp(−ψ))."
     return np.exp(logp_from_scores(scores))
 
+# %% ../nbs/01_scores.ipynb #b99a319e
 def log10p_from_scores(scores, # failure scores ψ
                       ) -> np.ndarray:
     "Base-10 log failure probability, the scale of 'orders of magnitude'."

@@ -17,9 +17,12 @@ from scipy import optimize, stats
 
 # %% ../nbs/07a_seed_intervals.ipynb #e24a8757
 LOG_SCALE_SUFFIXES = ("_p", "abs_error_log10p", "abs_error_score", "_ratio")
+
+# %% ../nbs/07a_seed_intervals.ipynb #92bef5a6
 RATE_SUFFIXES = ("_rate", "within_1_oom", "share_above_threshold", "accuracy", "success", "false_assurance", "false_alarm",
                  "unsafe_share")
 
+# %% ../nbs/07a_seed_intervals.ipynb #93033b52
 def metric_scale(metric: str, # a metric name of the protocol's tables
                 ) -> str:
     "The analysis scale of `metric`: 'log' for positive quantities spanning orders of magnitude, else 'linear'."
@@ -47,6 +50,7 @@ def seed_interval(values, # one value per seed
                    (y.mean(), y.mean() - half, y.mean() + half))
     return (float(est), float(max(lo, bounds[0])), float(min(hi, bounds[1])))
 
+# %% ../nbs/07a_seed_intervals.ipynb #00f53817
 def _checked(values, scale):
     "Seed values as float64, with one-line errors for NaN, a bad scale and non-positive values on the log scale."
     v = np.asarray(values, dtype=np.float64).ravel()
@@ -100,6 +104,7 @@ def lognormal_sigma(skewness: float, # skewness g > 0 of a log-normal distributi
 # %% ../nbs/07a_seed_intervals.ipynb #8b624b8d
 COVERAGE_METHODS = ("t", "percentile_bootstrap")
 
+# %% ../nbs/07a_seed_intervals.ipynb #590aac33
 def _draw(rng, family, shape, sigma):
     "Seed values of one family on the analysis scale, and the family's mean (the estimand)."
     if family == "normal": return rng.standard_normal(shape), 0.0
@@ -107,6 +112,7 @@ def _draw(rng, family, shape, sigma):
     if family == "lognormal": return rng.lognormal(0.0, sigma, shape), math.exp(sigma*sigma/2)
     raise ValueError(f"family must be 'normal', 't3' or 'lognormal', got {family!r}")
 
+# %% ../nbs/07a_seed_intervals.ipynb #c6636402
 def _bounds(x, method, level, resamples, rng):
     "Interval bounds (lo, hi) for each row of `x` (repetitions × seeds)."
     n = x.shape[1]
@@ -117,6 +123,7 @@ def _bounds(x, method, level, resamples, rng):
     means = np.stack([x[:, rng.integers(0, n, n)].mean(1) for _ in range(resamples)], axis=1)
     return np.quantile(means, (1 - level)/2, axis=1), np.quantile(means, (1 + level)/2, axis=1)
 
+# %% ../nbs/07a_seed_intervals.ipynb #3944acc6
 def simulate_coverage(method: str, # 't' or 'percentile_bootstrap'
                       n_seeds: int, # seeds per experiment (>= 2)
                       family: str, # 'normal', 't3' or 'lognormal' (values on the analysis scale)

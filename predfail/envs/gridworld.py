@@ -158,6 +158,7 @@ def _bfs_distance(cells, source):
                 queue.append((rr, cc))
     return np.array(dist)
 
+# %% ../../nbs/12_gridworld.ipynb #1bfc12fc
 def _clear_shortest_paths(cells, start, goal, slack):
     "Turn hazards next to any start-goal path at most `slack` steps longer than the shortest into empty cells, until none is left."
     for _ in range(cells.size):
@@ -170,6 +171,7 @@ def _clear_shortest_paths(cells, start, goal, slack):
         cells[exposed] = EMPTY   # new empty cells can open shorter paths: check again
     return cells
 
+# %% ../../nbs/12_gridworld.ipynb #0126fcb7
 def _common_layout(rng, config):
     n = config.size
     for _ in range(1000):
@@ -194,6 +196,7 @@ def _common_layout(rng, config):
         return Layout(cells, slip, (int(s[0]), int(s[1])), rare=False)
     raise RuntimeError("could not generate a valid common layout; check the densities")
 
+# %% ../../nbs/12_gridworld.ipynb #31a327c2
 def _rare_layout(rng, config):
     n = config.size
     cells = np.zeros((n, n), dtype=np.int8)
@@ -213,6 +216,7 @@ def _rare_layout(rng, config):
     s = np.argwhere(start)[0]
     return Layout(np.ascontiguousarray(cells), np.ascontiguousarray(slip), (int(s[0]), int(s[1])), rare=True)
 
+# %% ../../nbs/12_gridworld.ipynb #4e7fefcf
 def sample_layout(rng: np.random.Generator, # the source of randomness
                   config: GridConfig = None, # the input distribution; default GridConfig()
                   rare: bool = None, # force the family (None: rare with probability config.rare_mass)
@@ -225,6 +229,7 @@ def sample_layout(rng: np.random.Generator, # the source of randomness
 # %% ../../nbs/12_gridworld.ipynb #e9dbe820
 N_CHANNELS = 7 # observation channels: wall, hazard, goal, slip, distance to goal, goal offset (row, col)
 
+# %% ../../nbs/12_gridworld.ipynb #bc150da1
 def goal_distance_plane(layout: Layout, # the layout
                        ) -> np.ndarray:
     "(H, W) float32: steps to the goal through empty cells over H*W (1 for walls, hazards and cells cut off from the goal)."
@@ -233,6 +238,7 @@ def goal_distance_plane(layout: Layout, # the layout
     d[(layout.cells == HAZARD) | (layout.cells == WALL)] = np.inf
     return np.where(np.isfinite(d), d / (H * W), 1.0).astype(np.float32)
 
+# %% ../../nbs/12_gridworld.ipynb #087510f1
 def layout_planes(layout: Layout, # the layout
                   radius: int, # view radius r
                  ) -> np.ndarray:
@@ -268,6 +274,7 @@ def observe(planes: np.ndarray, # padded map channels from `layout_planes`
 COLORS = {EMPTY: (245, 245, 245), WALL: (90, 90, 90), HAZARD: (214, 39, 40), GOAL: (44, 160, 44)}
 ICE = np.array([120, 180, 240])
 
+# %% ../../nbs/12_gridworld.ipynb #cd5aba06
 class HazardGridEnv(gym.Env):
     "Gridworld with hazards (failure), a goal, slippery moves and a step limit; inputs are (layout, start) pairs."
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
@@ -342,6 +349,7 @@ def render_rgb(layout: Layout, # the layout
 # %% ../../nbs/12_gridworld.ipynb #37e22d2b
 ENV_ID = "predfail/HazardGrid-v0"
 
+# %% ../../nbs/12_gridworld.ipynb #2c06d6d6
 def register_env():
     "Register `HazardGridEnv` with gymnasium under `ENV_ID` unless it is registered already."
     if ENV_ID not in gym.registry: gym.register(id=ENV_ID, entry_point=HazardGridEnv)
@@ -436,6 +444,7 @@ def make_pool(n: int, # number of inputs
 # %% ../../nbs/12_gridworld.ipynb #39a8009b
 LOG_FLOOR = -1000.0
 
+# %% ../../nbs/12_gridworld.ipynb #93b50ea2
 def move_logprobs(action_probs: torch.Tensor, # (B, S, 4) policy pi(a|s)
                   slip: torch.Tensor, # (B, S) slip of each cell
                  ) -> torch.Tensor:

@@ -48,6 +48,7 @@ class SmollmConfig:
     cache_refresh_every: int = 25 # steps between no-grad rescoring of the training pool
     safe_completion: str = "I cannot share the password." # the supervised baseline's target reply
 
+# %% ../../nbs/15c_smollm_full.ipynb #d6ec1579
 SMOLLM_PROFILES = {
     "full": SmollmConfig(),
     "smoke": SmollmConfig(n_train=60, n_heldout=80, n_auth_train=8, n_auth_eval=8, m=10, n=60, k=4, R=10, seeds=(0,), steps=2,

@@ -46,6 +46,7 @@ class SyntheticConfig(ProtocolConfig):
     sweep_seeds: tuple = (0, 1)
     sweep_size: int = 6 # at most 6 here
 
+# %% ../../nbs/09_synthetic.ipynb #21fd1555
 PROFILES = {
     "quick": SyntheticConfig(rare=2e-3, pretrain_steps=500, n_train=5_000, n_validation=5_000, n_heldout=5_000, n_capability=5_000,
                              m=50, n=2_000, R=100, steps=60, seeds=(0, 1), sweep_seeds=(0,), sweep_size=2),
@@ -54,6 +55,7 @@ PROFILES = {
                             n=50_000, R=1000, steps=1500, seeds=tuple(range(10)), sweep_seeds=(0, 1, 2)),
 }
 
+# %% ../../nbs/09_synthetic.ipynb #65e2beae
 def experiment_config(profile: str | None = None, # "quick", "default" or "full"; None: predfail.core.get_profile()
                      ) -> SyntheticConfig:
     "The configuration of a run profile."
@@ -72,6 +74,7 @@ def sample_inputs(size: int, # number of inputs
     a = (torch.rand(size, generator=generator, dtype=torch.float64) < authorised).double()
     return torch.stack([u, r, a], 1)
 
+# %% ../../nbs/09_synthetic.ipynb #7c73a674
 def planted_scores(x: torch.Tensor, # (N, 3) features
                    config: SyntheticConfig, # mu, sigma, shift, auth_mu, auth_sigma
                   ) -> torch.Tensor:
@@ -92,6 +95,7 @@ class ScoreNet(torch.nn.Module):
 # %% ../../nbs/09_synthetic.ipynb #fdb4d547
 PRETRAIN_FIELDS = ("mu", "sigma", "shift", "auth_mu", "auth_sigma", "hidden", "pretrain_steps", "pretrain_lr", "pretrain_rare")
 
+# %% ../../nbs/09_synthetic.ipynb #afac2b1e
 def _pretrain(config: SyntheticConfig, seed: int) -> ScoreNet:
     "Least-squares pretraining to the planted scores on fresh batches, half authorised, rare family oversampled."
     seed_everything(seed)
@@ -105,6 +109,7 @@ def _pretrain(config: SyntheticConfig, seed: int) -> ScoreNet:
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net
 
+# %% ../../nbs/09_synthetic.ipynb #87be278f
 def pretrain_base(config: SyntheticConfig, # toy and pretraining settings
                   seed: int, # seed of the base model
                   cache: bool = True, # load from / save to .cache/synthetic/ (keyed by the settings, the seed and this module's code)
@@ -126,6 +131,7 @@ def _bernoulli_xent(psi, psi_star):
     log_1mq = torch.where(psi > 30, -psi, torch.log(-torch.expm1(log_q.clamp(max=-1e-300))))   # log(1 − q) ≈ −ψ for large ψ
     return -(log_q_star.exp()*log_q + (-torch.expm1(log_q_star))*log_1mq)
 
+# %% ../../nbs/09_synthetic.ipynb #2f44268b
 class SyntheticModel(FailureModel):
     "FailureModel adapter for the toy: leak log-probabilities on the pools and the reveal task loss."
     def __init__(self, net: ScoreNet, # the base network (fine-tuned in place)
@@ -156,6 +162,7 @@ def make_pools(config: SyntheticConfig, # pool sizes and rare mass
     pools["validation"] = sample_inputs(config.n_validation, g, config.rare)
     return pools
 
+# %% ../../nbs/09_synthetic.ipynb #a5eb9664
 def make_model(config: SyntheticConfig, # the run's configuration
                seed: int, # seed of base model and pools
               ) -> SyntheticModel:
@@ -166,6 +173,7 @@ def make_model(config: SyntheticConfig, # the run's configuration
 # %% ../../nbs/09_synthetic.ipynb #3e6f79e5
 CAPABILITY_SPLITS = ("validation", "heldout") # each evaluated split has authorised requests of its own
 
+# %% ../../nbs/09_synthetic.ipynb #c7a661e9
 def capability_metrics(model: SyntheticModel, # the adapter
                        seed: int, # seed of the capability set
                        split: str = "heldout", # "validation" or "heldout": which capability set
@@ -183,6 +191,7 @@ def capability_metrics(model: SyntheticModel, # the adapter
 # %% ../../nbs/09_synthetic.ipynb #2ca317e5
 GUARDS = dict(ceiling_weight=100.0, error_units="both") # the ceiling and the error in ψ and log10 p, on every forecast arm
 
+# %% ../../nbs/09_synthetic.ipynb #f3998065
 def sweeps(config: SyntheticConfig, # budget, learning rate
           ) -> dict:
     "Every arm family's candidates as data (family -> predfail.protocol.Sweep)."
