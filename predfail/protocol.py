@@ -18,6 +18,7 @@ import importlib
 import itertools
 import json
 import math
+import os
 import shutil
 import time
 from concurrent.futures import as_completed
@@ -254,7 +255,8 @@ def _train_and_evaluate(make_model, arm, seed, evaluation, capability, train, sp
     t0 = time.perf_counter()
     if arm.config is not None:
         log = train(model, arm.config, seed, folder/"checkpoints")
-        if isinstance(log, pd.DataFrame): log.to_csv(folder/"train_log.csv", index=False)
+        if isinstance(log, pd.DataFrame):
+            with atomic_write(folder/"train_log.csv") as f: log.to_csv(f, index=False)
     train_s = time.perf_counter() - t0
     metrics, lp = evaluate_model(model, evaluation, seed, split, capability)
     with atomic_write(folder/f"{split}_logp.npy", "wb") as f: np.save(f, lp)
@@ -303,6 +305,11 @@ def _read_json(path: Path):
 def _write_json(path: Path, obj):
     with atomic_write(path) as f: f.write(json.dumps(obj))
 
+# %% ../nbs/08_protocol.ipynb #eaa8979f
+def _saved_logp_readable(path: Path) -> bool:
+    "Whether a run's saved log p loads (its header and length checked, not its values); an unreadable one is warned about and removed."
+    return _load_checked(path, lambda p: np.load(p, mmap_mode="r"), remove=True) is not _MISSING
+
 # %% ../nbs/08_protocol.ipynb #c2c8c271
 def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureModel (trained or loaded)
              arms, # list of Arm
@@ -329,7 +336,8 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
         d = cache.folder(arm.name, seed)
         spec = _jsonable(dict(arm=arm.spec(), seed=seed, evaluation=evaluation, cache_key=cache.key))
         done = None if cache.force else _read_json(d/f"metrics_{split}.json")
-        if done is not None and done.get("spec") == spec and isinstance(done.get("metrics"), dict):
+        if (done is not None and done.get("spec") == spec and isinstance(done.get("metrics"), dict)
+                and _saved_logp_readable(d/f"{split}_logp.npy")):
             results[i] = done["metrics"]
             continue
         if d.exists() and (cache.force or _read_json(d/"spec.json") != spec): shutil.rmtree(d)
@@ -363,7 +371,8 @@ def load_heldout_logp(name: str, # cache folder name (RunCache.name)
     "The log failure probabilities that run_arms saved for (arm, seed) on `split`."
     path = RunCache(name, root=cache_root).folder(arm, seed)/f"{split}_logp.npy"
     if not path.exists(): raise ValueError(f"no saved {split} scores at {path}: run run_arms first")
-    return np.load(path)
+    try: return np.load(path)
+    except (OSError, ValueError, EOFError) as e: raise ValueError(f"{path}: unreadable saved scores ({e}); run run_arms again") from None
 
 # %% ../nbs/08_protocol.ipynb #c0de0102
 ENGINE_MODULES = ("predfail.scores", "predfail.forecast", "predfail.backtest", "predfail.loss", "predfail.finetune", "predfail.protocol")
@@ -696,6 +705,17 @@ def compare_with_reference(fresh: pd.DataFrame, # results_table of a fresh run
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_protocol.ipynb #8d75048a
+def _matching_regime(path: Path, key: str, seeds: list):
+    "The regime table at `path` if it holds `seeds` measured under `key`, else None; an unreadable or partial one is warned about."
+    old = _load_checked(path, pd.read_csv, remove=False)
+    if old is _MISSING:
+        if path.exists(): warn_cache(path, "unreadable regime table; measuring again")
+        return None
+    if "key" not in old or set(old["key"]) != {key}: return None   # another configuration's table: silently superseded
+    if old["seed"].tolist() == seeds: return old
+    warn_cache(path, f"holds seeds {old['seed'].tolist()}, not {seeds}; measuring again")
+
+# %% ../nbs/08_protocol.ipynb #2623b55b
 def regime_draws(name: str, # experiment name: the table is results/<name>_regime_draws.csv (draw-independent)
                  summarise, # (seed) -> dict of regime statistics of that seed's base model (trains or loads it)
                  seeds, # base-model seeds measured
@@ -705,10 +725,11 @@ def regime_draws(name: str, # experiment name: the table is results/<name>_regim
                  workers: int | None = None, # processes measuring base models at once
                 ) -> pd.DataFrame:
     "One row of regime statistics per base-model seed, saved once and read back while `key` and the seeds match."
-    seeds, path = [int(s) for s in seeds], repo_root()/"results"/f"{name}_regime_draws.csv"
-    if not force and path.exists():
-        old = pd.read_csv(path)
-        if "key" in old and set(old["key"]) == {key} and old["seed"].tolist() == seeds: return old
+    seeds, file = [int(s) for s in seeds], f"{name}_regime_draws.csv"
+    places = list(dict.fromkeys(Path(r)/"results"/file for r in (os.environ.get("PREDFAIL_OUTPUT") or repo_root(), repo_root())))
+    for path in places if not force else ():   # a table of the output folder's own, else the committed one
+        if (old := _matching_regime(path, key, seeds)) is not None: return old
+    path = places[0]
     rows = map_in_processes(lambda s: dict(seed=s, **summarise(s)), seeds, workers)
     table = pd.DataFrame(rows).assign(draw=get_draw(), key=key)
     path.parent.mkdir(parents=True, exist_ok=True)
