@@ -21,7 +21,8 @@ def replication_table(draw0: pd.DataFrame, # one experiment's results table at d
                       experiment: str, # the experiment's name, a column of the output
                      ) -> pd.DataFrame:
     "Both draws' estimates and intervals per (arm, metric), and whether draw 1's estimate lies in draw 0's interval."
-    metrics = [c for c in draw0.columns if f"{c}_lo" in draw0.columns and f"{c}_lo" in draw1.columns]
+    # wall-clock times measure the machine's load, not the draw
+    metrics = [c for c in draw0.columns if f"{c}_lo" in draw0.columns and f"{c}_lo" in draw1.columns and "seconds" not in c]
     rows = []
     for arm in draw0["arm"]:
         if arm not in set(draw1["arm"]): continue
