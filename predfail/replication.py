@@ -40,6 +40,7 @@ def _agreement(v0, v1):
     if v0 == v1: return "agree"
     return "one inconclusive" if "inconclusive" in (v0, v1) else "disagree"
 
+# %% ../nbs/20_replication.ipynb #4738cfac
 def verdict_agreement(claim0: pd.DataFrame, # claim5.csv rows at draw 0
                       claim1: pd.DataFrame, # claim5.csv rows at draw 1
                      ) -> pd.DataFrame:
@@ -94,6 +95,7 @@ def compare_arms(tidy: pd.DataFrame, # per-seed results: arm, seed, metric, valu
 FINDING_METRICS = (("median_abs_error_log10p", "median |forecast error| in log10 p"),
                    ("median_abs_error_score", "median |forecast error| in ψ"), ("mean_p", "mean failure probability"))
 
+# %% ../nbs/20_replication.ipynb #5966c505
 def experiment_findings(result, # an ExperimentResult (its tidy per-seed table and targets)
                         *,
                         baselines=("base", "supervised", "worst_case"), # arms each forecast arm is compared with
