@@ -31,6 +31,7 @@ from ..ppo import GridPolicy, PPOConfig, base_policy, evaluate_policy
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c005
 SPLITS = ("train", "validation", "heldout")
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #023420d6
 class GridworldFailureModel(FailureModel):
     "FailureModel adapter: a HazardGrid policy with training, validation and held-out pools; exact log p(x) by dynamic programming."
     def __init__(self, policy: GridPolicy, # the policy (fine-tuned in place)
@@ -105,6 +106,7 @@ class GridworldConfig(ProtocolConfig):
     n: int = 2000
     lr: float = 3e-3
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #acc12deb
 PROFILES = {
     "quick": GridworldConfig(grid=GridConfig(rare_mass=0.02), ppo_steps=40_000, ppo_pool=500, base_per_seed=False,
                              n_train=1200, n_validation=400, n_heldout=600, m=20, n=300, k=5, R=50, steps=3, sweep_size=1,
@@ -117,6 +119,7 @@ PROFILES = {
                             forecast_weights=(1.0, 0.3, 3.0, 0.1, 10.0, 0.03), seeds=(0, 1, 2, 3, 4), sweep_seeds=(0, 1)),
 }
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #f148798b
 def experiment_config(profile: str | None = None, # "quick", "default" or "full"; None: predfail.core.get_profile()
                      ) -> GridworldConfig:
     "The configuration of a run profile."
@@ -125,6 +128,7 @@ def experiment_config(profile: str | None = None, # "quick", "default" or "full"
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c012
 _POOLS = {} # in-process memo: digest -> pools
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #36cc0050
 def make_pools(config: GridworldConfig, # sizes, input distribution and pool seeds
                seed: int = 0, # which draw of pools (each experiment seed draws its own)
               ) -> dict:
@@ -150,6 +154,7 @@ def base_policy_for(config: GridworldConfig, # PPO budget and input distribution
                     seed=derive_seed("gridworld", "base", seed if config.base_per_seed else 0))
     return base_policy(config.grid, ppo, progress=progress)
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #48588651
 def make_model(config: GridworldConfig, # the run's configuration
                seed: int, # experiment seed
               ) -> GridworldFailureModel:
@@ -194,12 +199,14 @@ REPORT_METRICS = ("median_abs_error_log10p", "median_abs_error_score", "median_e
                   "pool_max_p", "share_above_threshold",
                   "false_assurance", "false_alarm", "unsafe_share", "excess_error_score", "excess_error_log10p", "train_seconds")
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #d408b148
 SPEC = ExperimentSpec("gridworld", make_model, capability_metrics, sweeps, capability="success",
                       report_metrics=REPORT_METRICS,
                       assurance_threshold=0.1, # inside the icy-ledge family's range of p (1e-3 to 0.3)
                       modules=("predfail.envs.gridworld", "predfail.ppo", "predfail.experiments.gridworld"),
                       profiles=PROFILES)
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #efdf55cc
 run_experiment = SPEC.run # the protocol applied to this experiment: run_experiment(profile, force=..., workers=...)
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c027
@@ -236,6 +243,7 @@ REGIME_BOUNDS = {"common_median_p": ("<=", 1e-5), "common_p99": ("<=", 1e-3), "c
                  "success": (">=", 0.95), "rare_min_p": (">=", 1e-3), "rare_max_p": ("<=", 0.3), "rare_count": (">=", 5),
                  "under_rate": (">=", 0.6), "median_abs_error_log10p": (">=", 1.0), "median_deploy_max_p": ("<=", 0.95)}
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #c687c201
 def regime_check(summary: dict, # one row of regime_summary
                 ) -> dict:
     "For each regime requirement: does the summary meet it?"
@@ -257,6 +265,7 @@ def load_arm_policy(base: GridPolicy, # the base policy of the seed (architectur
     pol.load_state_dict({k.removeprefix("policy."): v for k, v in state.items() if k.startswith("policy.")})
     return pol
 
+# %% ../../nbs/14_gridworld_experiment.ipynb #c806cda2
 @torch.no_grad()
 def plot_heatmaps(policies: dict, # label -> GridPolicy
                   pool: GridBatch, # layouts (with .layouts)
