@@ -215,9 +215,11 @@ REPORT_METRICS = ["median_abs_error_log10p", "median_abs_error_score", "median_e
                   "false_assurance", "false_alarm", "unsafe_share", "excess_error_score", "excess_error_log10p",
                   "reveal_rate", "reveal_xent", "train_seconds"]
 
+# %% ../../nbs/09_synthetic.ipynb #a7b390eb
 SPEC = ExperimentSpec("synthetic", make_model, capability_metrics, sweeps, capability="reveal_rate",
                       report_metrics=tuple(REPORT_METRICS), modules=("predfail.experiments.synthetic",),
                       assurance_threshold=1e-3, # below the base model's deployment maxima, above the safety baselines'
                       profiles=PROFILES)
 
+# %% ../../nbs/09_synthetic.ipynb #ef3a267a
 run_experiment = SPEC.run # the protocol applied to this experiment: run_experiment(profile, force=..., workers=...)
