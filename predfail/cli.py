@@ -352,6 +352,8 @@ def check_output(path, # the output file, or "-" for standard output
     folder = _target(p).parent
     if not folder.is_dir(): raise InputError(f"{flag} {p}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK): raise InputError(f"{flag} {p}: the folder {folder} is not writable")
+    if folder.resolve().parts[:2] == ("/", "proc"):   # /dev/fd/N of a closed descriptor: procfs makes no new files
+        raise InputError(f"{flag} {p} is not an open pipe or file, and no file can be created in {folder}")
 
 def _check_std_streams(reads: bool, # the command reads standard input (a file argument "-")
                        writes: bool, # the command writes standard output

@@ -219,6 +219,8 @@ SCORE_CASES = [
     ("out inside the model folder", PROMPTS, ["--completion", "x", "--out", "{gpt2}/config.json"],
      "--out {gpt2}/config.json is inside the --model folder {gpt2}: writing it could destroy the input"),
     ("out is the model folder", PROMPTS, ["--completion", "x", "--out", "{gpt2}"], "--out {gpt2} is the --model folder"),
+    ("out a closed /dev/fd", PROMPTS, ["--completion", "x", "--out", "/dev/fd/999"],
+     "--out /dev/fd/999 is not an open pipe or file, and no file can be created in /dev/fd"),
 ]
 
 
