@@ -19,13 +19,14 @@ import math
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
-from .core import atomic_path, atomic_write
-from .forecast import INTERVAL_METHODS, LOGNORMAL_FORECASTS, FIT_METHODS, POSITIONS, fit_gumbel_tail, fit_lognormal
+from .core import atomic_path
+from .forecast import INTERVAL_METHODS, LOGNORMAL_FORECASTS, FIT_METHODS, POSITIONS, fit_gumbel_tail, fit_lognormal, interval_samples_needed
 from .scores import check_scores, log10p_from_scores, p_from_scores, scores_from_counts, scores_from_logp, scores_from_p
 
 # %% ../nbs/04_cli.ipynb #e38f47dc
@@ -116,7 +117,7 @@ def read_records(path, # a CSV (header optional) or JSON Lines file, or "-" for 
                     continue
             if len(row) != len(header):
                 raise InputError(f"{name}, line {lineno}: {len(row)} field(s) but the header has {len(header)} ({_short(', '.join(header))})"
-                                 if where != "none" else f"{name}, line {lineno}: {len(row)} field(s) but line 1 has {len(header)}")
+                                 if where != "none" else f"{name}, line {lineno}: {len(row)} field(s) but line {records[0][0]} has {len(header)}")
             records.append((lineno, dict(zip(header, row))))
     except csv.Error as e: raise InputError(f"{name}, line {reader.line_num}: malformed CSV ({_short(e)})") from None
     if not records: raise InputError(f"{name} has a header ({_short(', '.join(header))}) but no data rows")
@@ -186,7 +187,7 @@ def load_scores(path, # CSV or JSONL file, or "-" for standard input
                 failures_column: str = "failures", # counts: the failures column
                 trials_column: str = "trials", # counts: the trials column
                ) -> tuple[np.ndarray, dict]:
-    "Failure scores ψ from a file, and a description of what was read (file, column, kind, rows, header)."
+    "Failure scores ψ from a file, and a description of what was read (file, column, kind, rows, header, first data line)."
     columns, records, header = read_records(path)
     path = "standard input" if str(path) == STDIN else path
     if kind is not None and kind not in KINDS: raise InputError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
@@ -202,7 +203,7 @@ def load_scores(path, # CSV or JSONL file, or "-" for standard input
             kind = _KIND_OF_NAME.get(used.lower())
             if kind is None:
                 raise InputError(f"{path}: cannot tell whether column {used!r} holds p, logp or scores; pass --kind"
-                                 + (" (the file has no header: line 1 is read as a value)" if header == "none" else ""))
+                                 + (f" (the file has no header: line {records[0][0]} is read as a value)" if header == "none" else ""))
         values, convert = [column_values(records, used, path)], _CONVERT[kind]
     try: scores = convert(*values)
     except ValueError as e:
@@ -218,7 +219,7 @@ def load_scores(path, # CSV or JSONL file, or "-" for standard input
     if huge.size:
         raise InputError(f"{path}, line {records[huge[0]][0]}: score {_human(scores[huge[0]])} is outside ±{MAX_ABS_SCORE:g} "
                          f"({huge.size} row(s)); every probability has |ψ| < 745: is the column log p or p, not ψ?")
-    return scores, dict(file=str(path), column=used, kind=kind, rows=len(records), header=header)
+    return scores, dict(file=str(path), column=used, kind=kind, rows=len(records), header=header, first_line=records[0][0])
 
 # %% ../nbs/04_cli.ipynb #84c54170
 FORECASTERS = {method: (lambda scores, k, positions, method=method: fit_gumbel_tail(scores, k=k, positions=positions, method=method))
@@ -248,7 +249,7 @@ def forecast_report(scores, # failure scores ψ (−inf for p = 0)
     ns = [float(x) for x in np.atleast_1d(n)]
     fit = FORECASTERS[method](scores, k, positions)
     bad = [x for x in ns if not x > fit.m]
-    if bad: raise InputError(f"every --n must exceed the evaluation size m = {fit.m}; got {', '.join(_human(x) for x in bad)}")
+    if bad: raise InputError(f"every --n must exceed the evaluation size m = {fit.m:,}; got {', '.join(_human(x) for x in bad)}")
     q = np.asarray(fit.forecast_score(ns), dtype=np.float64)
     lq = np.asarray(fit_lognormal(scores, lognormal=lognormal).forecast_score(ns), dtype=np.float64)
     risk = np.asarray(fit.aggregate_risk(ns), dtype=np.float64)
@@ -273,16 +274,21 @@ def forecast_report(scores, # failure scores ψ (−inf for p = 0)
                 thresholds=thresholds, forecasts=rows)
 
 # %% ../nbs/04_cli.ipynb #96eb9ab3
+def _size(x) -> str:
+    "A deployment size as people write it: rounded to a whole number with thousands separators (13,690), 1e+20 past 10^15."
+    return f"{round(x):,}" if 1 <= x < 1e15 else f"{x:.4g}"
+
 def format_report(report, # from `forecast_report`
                   info, # from `load_scores`
                  ) -> str:
     "The report as a plain-text table."
     r = report
     r2 = "n/a (MLE)" if r["r2"] is None else f"{r['r2']:.4f}"
-    header = dict(json="JSON Lines", none="no header: line 1 is a value").get(info.get("header"), f"header on {info.get('header')}")
+    first = info.get("first_line", 1)   # the line of the first value
+    header = {"json": "JSON Lines", "none": f"no header: line {first} is a value"}.get(info.get("header"), f"header on {info.get('header')}")
     lines = [f"predfail forecast: {info['file']} (column {info['column']}, kind {info['kind']}, {info['rows']:,} rows; {header})",
-             f"evaluation set m = {r['m']}; {r['n_excluded']} with p = 0 (ψ = -inf) kept in m, excluded from the fit",
-             f"Gumbel tail ({r['method']}, positions {r['positions']}) on the top k = {r['k']}: "
+             f"evaluation set m = {r['m']:,}; {r['n_excluded']:,} with p = 0 (ψ = -inf) kept in m, excluded from the fit",
+             f"Gumbel tail ({r['method']}, positions {r['positions']}) on the top k = {r['k']:,}: "
              f"log P(ψ > t) = a t + b, a = {r['a']:.4g}, b = {r['b']:.4g}, R² = {r2}, tail scale 1/|a| = {r['scale']:.4g}",
              f"empirical max (baseline, ignores n): ψ = {r['empirical_max']['score']:.4f}, log10 p = {r['empirical_max']['log10p']:.4g}",
              f"mean failure probability E[p] = {r['mean_p']:.4g}; P(any failure) = 1 - (1 - E[p])^n", ""]
@@ -291,28 +297,31 @@ def format_report(report, # from `forecast_report`
     if iv:
         title = f"{iv['level']:g} interval ψ ({iv['method']})"
         ivh = f"  {title:>30}  {'interval log10 p':>20}"
-    head = (f"{'n':>14}  {'forecast ψ':>11}  {'log10 p':>10}  {'p':>10}{ivh}  {'P(any failure)':>14}  "
+    ns = [_human(f["n"]) for f in r["forecasts"]]
+    w = max([14, *map(len, ns)])   # 1,000,000,000,000 is 17 characters
+    head = (f"{'n':>{w}}  {'forecast ψ':>11}  {'log10 p':>10}  {'p':>10}{ivh}  {'P(any failure)':>14}  "
             f"{'log-normal ψ':>12}  {'log-normal log10 p':>18}")
     lines += [head, "-"*len(head)]
-    for f in r["forecasts"]:
-        n = _human(f["n"])
+    for n, f in zip(ns, r["forecasts"]):
         ivc = ""
         if iv:
             ps = f"[{f['interval_lower_score']:.4f}, {f['interval_upper_score']:.4f}]"
             pl = f"[{f['interval_lower_log10p']:.3g}, {f['interval_upper_log10p']:.3g}]"
             ivc = f"  {ps:>30}  {pl:>20}"
-        lines.append(f"{n:>14}  {f['score']:>11.4f}  {f['log10p']:>10.4g}  {f['p']:>10.4g}{ivc}  {f['aggregate_risk']:>14.4g}  "
+        lines.append(f"{n:>{w}}  {f['score']:>11.4f}  {f['log10p']:>10.4g}  {f['p']:>10.4g}{ivc}  {f['aggregate_risk']:>14.4g}  "
                      f"{f['lognormal_score']:>12.4f}  {f['lognormal_log10p']:>18.4g}")
     if iv and iv["n_degenerate"]: lines.append(f"({iv['n_degenerate']} bootstrap resamples could not be fitted and were left out)")
-    if r.get("thresholds"):
-        lines += ["", "behaviour at failure-probability thresholds τ: frequency = share of queries with p > τ; "
-                  "n at τ = deployment size at which the worst query reaches τ"]
-        head = f"{'τ':>12}  {'frequency':>12}  {'n at τ':>14}"
-        lines += [head, "-"*len(head)]
-        for t in r["thresholds"]:
-            n_at = "overflow" if t["n_at"] is None else f"{t['n_at']:.4g}"
-            lines.append(f"{t['tau']:>12.6g}  {t['frequency']:>12.4g}  {n_at:>14}")
+    if r.get("thresholds"): lines += _threshold_lines(r["thresholds"])
     return "\n".join(lines)
+
+def _threshold_lines(thresholds):
+    "The table of behaviour frequency and n at each threshold τ."
+    n_at = ["overflow" if t["n_at"] is None else _size(t["n_at"]) for t in thresholds]
+    w = max([14, *map(len, n_at)])
+    head = f"{'τ':>12}  {'frequency':>12}  {'n at τ':>{w}}"
+    return (["", "behaviour at failure-probability thresholds τ: frequency = share of queries with p > τ; "
+             "n at τ = deployment size at which the worst query reaches τ", head, "-"*len(head)]
+            + [f"{t['tau']:>12.6g}  {t['frequency']:>12.4g}  {na:>{w}}" for t, na in zip(thresholds, n_at)])
 
 # %% ../nbs/04_cli.ipynb #c0de0401
 def _same_file(a, b) -> bool:
@@ -322,32 +331,85 @@ def _same_file(a, b) -> bool:
     try: return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError: return False
 
+def _inside(path, folder) -> bool:
+    "Whether `path` lies inside the folder `folder` (links resolved)."
+    try: return Path(folder).is_dir() and Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError): return False
+
+def _is_stream(path) -> bool:
+    "Whether `path` is a pipe or a character device (`>(...)`, a named pipe, /dev/null): written straight into, not replaced."
+    p = Path(path)
+    return p.is_fifo() or p.is_char_device()
+
+def _target(path) -> Path:
+    "The file that writing `path` changes: a symbolic link's final target (the link itself stays), else `path`."
+    p = Path(path)
+    return Path(os.path.realpath(p)) if p.is_symlink() else p
+
 # %% ../nbs/04_cli.ipynb #4c65aef3
 def check_output(path, # the output file, or "-" for standard output
                  flag: str, # the option that named it, for messages
-                 inputs: dict = {}, # option -> input path: an output may not overwrite any of them
+                 inputs: dict = {}, # option -> input path: an output may not overwrite any of them, nor lie in an input folder
                 ):
-    "Before any work: refuse an output that is an input, a folder, or in a missing or read-only folder."
+    "Before any work: refuse an output that is an input or inside an input folder, a folder, or in a missing or read-only folder."
     if path is None or str(path) == STDIN: return
     p = Path(path)
     for other, q in inputs.items():
-        if q is not None and str(q) != STDIN and _same_file(p, q):
-            raise InputError(f"{flag} {p} is the {other} file: writing it would destroy the input; choose another file")
+        if q is None or str(q) == STDIN: continue
+        what = "folder" if Path(q).is_dir() else "file"
+        if _same_file(p, q): raise InputError(f"{flag} {p} is the {other} {what}: writing it would destroy the input; choose another file")
+        if _inside(p, q): raise InputError(f"{flag} {p} is inside the {other} folder {q}: writing it could destroy the input; "
+                                           "choose a file outside it")
     if p.is_dir(): raise InputError(f"{flag} {p} is a folder; give a file name")
-    folder = p.parent
+    if _is_stream(p): return
+    folder = _target(p).parent
     if not folder.is_dir(): raise InputError(f"{flag} {p}: the folder {folder} does not exist")
     if not os.access(folder, os.W_OK | os.X_OK): raise InputError(f"{flag} {p}: the folder {folder} is not writable")
+    if folder.resolve().parts[:2] == ("/", "proc"):   # /dev/fd/N of a closed descriptor: procfs makes no new files
+        raise InputError(f"{flag} {p} is not an open pipe or file, and no file can be created in {folder}")
+
+def _check_std_streams(reads: bool, # the command reads standard input (a file argument "-")
+                       writes: bool, # the command writes standard output
+                      ):
+    "Before any work: standard input or output that the command needs but the shell closed (`<&-`, `>&-`)."
+    if reads and sys.stdin is None: raise InputError("standard input is closed")
+    if writes and sys.stdout is None: raise InputError("standard output is closed")
+
+@contextmanager
+def _output_path(path):
+    "Where to write the output `path`: a pipe or device itself, else a temporary file replacing it (a link's target) when complete."
+    try:
+        if _is_stream(path): yield Path(path)
+        else:
+            with atomic_path(_target(path)) as tmp: yield tmp
+    except OSError as e: raise OSError(e.errno, e.strerror or _oneline(e), str(path)) from None   # the output, not its temporary
+
+@contextmanager
+def _output_file(path, binary: bool = False):
+    "The output `path` open for writing (text for the csv module, or bytes) through `_output_path`; on disk before it replaces a file."
+    with _output_path(path) as out, open(out, "wb" if binary else "w", encoding=None if binary else "utf-8",
+                                         newline=None if binary else "") as f:
+        yield f
+        if not _is_stream(out): f.flush(); os.fsync(f.fileno())
 
 # %% ../nbs/04_cli.ipynb #409e98e3
 def _write_output(path, write):
-    "Call write(file) on standard output ('-') or on a temporary sibling that replaces `path` only when complete."
-    if str(path) == STDIN:
+    "Call write(file) on standard output ('-'), on a pipe or device, or on a temporary file that replaces `path` only when complete."
+    if str(path) == STDIN: return _write_stdout(write)
+    with _output_file(path) as f: write(f)
+
+def _write_stdout(write):
+    "Call write(sys.stdout) and flush; a write error (a full disk) names standard output."
+    try:
         write(sys.stdout)
         sys.stdout.flush()
-        return
-    try:
-        with atomic_write(path, newline="") as f: write(f)
-    except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None   # name the output, not its temporary
+    except BrokenPipeError: raise
+    except OSError as e: raise _stdout_error(e) from None
+
+def _stdout_error(e: OSError) -> OSError:
+    "The error `e` of writing standard output, naming it; stdout then points at /dev/null so Python's exit-time flush is quiet."
+    _silence_stdout()
+    return OSError(e.errno, e.strerror, "standard output")
 
 # %% ../nbs/04_cli.ipynb #3226a3e2
 MAX_BATCH_SIZE = 4096 # prompts per forward pass: memory grows with it
@@ -391,6 +453,7 @@ def _prompts_and_completions(args, records, path):
 def score_command(args, # parsed arguments of `predfail score`
                  ) -> dict:
     "Run `predfail score`: check the output, read the prompts, load the model, write the scores; return a summary."
+    _check_std_streams(reads=args.prompts == STDIN, writes=args.out == STDIN)
     if args.judge is not None: return sampled_score_command(args)
     if args.completion is None and args.completion_column is None:
         raise InputError("give --completion or --completion-column (exact log p), or --judge and --samples (sampled rates)")
@@ -401,16 +464,21 @@ def score_command(args, # parsed arguments of `predfail score`
         if col is not None and col not in columns:
             raise InputError(f"{path}: no column {col!r} ({flag}); available columns: {_short(', '.join(columns))}")
     prompts, completions = _prompts_and_completions(args, records, path)
-    from predfail.lm import ContextLengthError, failure_logp, load_causal_lm
-    import transformers
-    transformers.logging.set_verbosity_error()   # its warnings are not one-line errors; ours name the row instead
-    try: model, tok = load_causal_lm(args.model, gguf_file=args.gguf_file)
-    except (OSError, ValueError, ImportError) as e: raise InputError(str(e).strip().splitlines()[0]) from None
+    from predfail.lm import PromptError, failure_logp
+    model, tok = _load_model(args)
     try: lp = failure_logp(model, tok, prompts, completions, end=args.end, batch_size=args.batch_size)
-    except ContextLengthError as e: raise InputError(f"{path}, line {records[e.row][0]}: {e.detail}") from None
+    except PromptError as e: raise InputError(f"{path}, line {records[e.row][0]}: {e.detail}") from None   # too long, chat without template
     _write_output(args.out, lambda f: _write_logp_csv(f, lp))
     return {"n": len(lp), "median_log10p": float(np.median(lp) / math.log(10)), "max_log10p": float(lp.max() / math.log(10)),
             "out": "standard output" if args.out == STDIN else str(args.out)}
+
+def _load_model(args):
+    "The --model's model and tokenizer, or a one-line error; transformers' own warnings are silenced (ours name the row)."
+    from predfail.lm import load_causal_lm
+    import transformers
+    transformers.logging.set_verbosity_error()
+    try: return load_causal_lm(args.model, gguf_file=args.gguf_file)
+    except (OSError, ValueError, ImportError) as e: raise InputError(str(e).strip().splitlines()[0]) from None
 
 # %% ../nbs/04_cli.ipynb #4324c3f2
 def _write_logp_csv(f, lp):
@@ -445,18 +513,17 @@ def sampled_score_command(args, # parsed arguments of `predfail score` with --ju
     except ValueError as e: raise InputError(f"--judge: {e}") from None
     check_output(args.out, "--out", inputs={"--prompts": args.prompts, "--model": args.model})
     columns, records, _ = read_records(args.prompts)
-    if args.prompt_column not in columns: raise InputError(f"{args.prompts}: no column {args.prompt_column!r}; available columns: {', '.join(columns)}")
+    path = "standard input" if args.prompts == STDIN else args.prompts
+    if args.prompt_column not in columns: raise InputError(f"{path}: no column {args.prompt_column!r}; available columns: {', '.join(columns)}")
     prompts = [rec.get(args.prompt_column) for _, rec in records]
     for (lineno, _), p in zip(records, prompts):
         if not ((isinstance(p, str) and p.strip()) or (isinstance(p, list) and p and all(isinstance(m, dict) and {"role", "content"} <= set(m) for m in p))):
-            raise InputError(f"{args.prompts}, line {lineno}: the prompt must be non-empty text or a list of chat messages with role and content")
-    from predfail.lm import load_causal_lm
-    import transformers
-    transformers.logging.set_verbosity_error()   # its warnings are not one-line errors; ours name the row instead
-    try: model, tok = load_causal_lm(args.model, gguf_file=args.gguf_file)
-    except (OSError, ValueError, ImportError) as e: raise InputError(str(e).splitlines()[0]) from None
-    t = sampled_failure_rate(model, tok, prompts, judge, args.samples, max_new_tokens=args.max_new_tokens, seed=args.seed,
-                             batch_size=max(args.batch_size, 1))
+            raise InputError(f"{path}, line {lineno}: the prompt must be non-empty text or a list of chat messages with role and content")
+    from predfail.lm import PromptError
+    model, tok = _load_model(args)
+    try: t = sampled_failure_rate(model, tok, prompts, judge, args.samples, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                                  batch_size=max(args.batch_size, 1))
+    except PromptError as e: raise InputError(f"{path}, line {records[e.row][0]}: {e.detail}") from None   # checked before generation
     table = t.assign(row=t.prompt + 1)[["row", "failures", "trials", "rate", "lo", "hi"]]
     _write_output(args.out, lambda f: table.to_csv(f, index=False, float_format="%.17g"))
     out = "standard output" if args.out == STDIN else str(args.out)
@@ -545,28 +612,30 @@ def _forecast_input(args, # parsed arguments of `predfail forecast`
 
 # %% ../nbs/04_cli.ipynb #a61fea08
 def _save_tail_plot(scores, report, path):
-    "Draw the tail plot with `predfail.backtest.plot_tail` and save it (atomically)."
+    "Draw the tail plot with `predfail.backtest.plot_tail` and save it (atomically, or straight into a pipe)."
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from predfail.backtest import plot_tail
     ax = plot_tail(scores, [f["n"] for f in report["forecasts"]], k=report["k"], positions=report["positions"], method=report["method"])
-    try:
-        with atomic_path(path) as tmp: ax.figure.savefig(tmp, dpi=120, bbox_inches="tight")
-    except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None   # name the output, not its temporary
+    try: _save_figure(ax.figure, path)
     finally: plt.close(ax.figure)
 
 # %% ../nbs/04_cli.ipynb #101e55e5
 def _save_diagnostics(scores, report, path):
-    "Draw `GumbelTailFit.plot_diagnostics` for the reported fit and save it (atomically)."
+    "Draw `GumbelTailFit.plot_diagnostics` for the reported fit and save it (atomically, or straight into a pipe)."
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig = FORECASTERS[report["method"]](scores, report["k"], report["positions"]).plot_diagnostics()
-    try:
-        with atomic_path(path) as tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None   # name the output, not its temporary
+    try: _save_figure(fig, path)
     finally: plt.close(fig)
+
+def _save_figure(fig, path):
+    "Save a figure to `path` by `_output_file`: rendered in memory first (an image writer may seek, a pipe cannot), then written whole."
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lower().lstrip("."), dpi=120, bbox_inches="tight")
+    with _output_file(path, binary=True) as f: f.write(buf.getvalue())
 
 # %% ../nbs/04_cli.ipynb #6f2b6904
 _IMAGE_TYPES = ("png", "pdf", "svg", "jpg", "jpeg", "eps", "ps", "tif", "tiff", "webp")
@@ -590,6 +659,7 @@ def _emit(text):
     except BrokenPipeError:
         _silence_stdout()
         return False
+    except OSError as e: raise _stdout_error(e) from None   # a full disk names standard output, not the input
 
 # %% ../nbs/04_cli.ipynb #90f8da3e
 def _silence_stdout():
@@ -600,6 +670,7 @@ def _silence_stdout():
 # %% ../nbs/04_cli.ipynb #d71d3780
 def _check_forecast_args(args):
     "Flag checks of `predfail forecast`, before any work."
+    _check_std_streams(reads=args.file == STDIN, writes=True)
     inputs = {"input": args.file}
     _check_image_path(args.plot, "--plot", inputs)
     _check_image_path(args.diagnostics, "--diagnostics", {**inputs, "--plot": args.plot})
@@ -607,14 +678,34 @@ def _check_forecast_args(args):
     if bad_n: raise InputError(f"--n must be finite and at least 1, got {', '.join(_human(x) for x in bad_n)}")
     if args.interval is not None and not 0 < args.interval < 1:
         raise InputError(f"--interval must lie in (0, 1), e.g. 0.9; got {args.interval:g}")
+    if args.interval is not None: _check_interval_samples(args.interval, args.bootstrap_samples, args.interval_method)
     bad_tau = [t for t in args.tau or () if not 0 < t < 1]
     if bad_tau: raise InputError(f"--tau must lie in (0, 1); got {', '.join(f'{t:g}' for t in bad_tau)}")
+
+def _check_interval_samples(level, B, method):
+    "The --interval level is reachable within the --bootstrap-samples maximum, and B reaches it; else one line naming the flags."
+    need, what = interval_samples_needed(level), "simulations" if method == "parametric" else "resamples"
+    if need > MAX_BOOTSTRAP:
+        raise InputError(f"--interval {level:g} cannot be reached within the --bootstrap-samples maximum of {MAX_BOOTSTRAP:,}: it needs "
+                         f"{need:,} {what} (100, and 5 beyond each end); the highest reachable level is {1 - 10/MAX_BOOTSTRAP:g}")
+    if B < need: raise InputError(f"--bootstrap-samples {B:,} is too few for a {level:g} interval: it needs at least {need:,} {what} "
+                                  "(100, and 5 beyond each end)")
+
+def _check_tail(scores, k, name):
+    "The top --k scores exist and are not all tied, or one line naming the file and --k."
+    finite = np.sort(scores[np.isfinite(scores)])[::-1]
+    if finite.size < k:
+        raise InputError(f"{name}: --k {k:,} needs at least {k:,} usable scores, got {finite.size:,} "
+                         f"({scores.size - finite.size:,} of {scores.size:,} are -inf, i.e. p = 0)")
+    if finite[0] == finite[k - 1]:
+        raise InputError(f"{name}: the top --k {k:,} scores are all tied at {float(finite[0]):.6g}: the tail slope is undefined")
 
 # %% ../nbs/04_cli.ipynb #eb8ab164
 def _forecast(args) -> int:
     "`predfail forecast`: check, read, fit, save the plots, print."
     _check_forecast_args(args)
     scores, info = _forecast_input(args)
+    _check_tail(scores, args.k, info["file"])
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)   # an overflow is reported as an error naming the input, not printed
         try:
@@ -642,6 +733,10 @@ def _forecast(args) -> int:
 # %% ../nbs/04_cli.ipynb #7a49f618
 def _oneline(e) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    "A warning as one line, `predfail: warning: ...`, without Python's file, line and source (e.g. a tokenizer without a pad token)."
+    print(f"predfail: warning: {_oneline(message)}", file=sys.stderr)
+
 # %% ../nbs/04_cli.ipynb #ccad89df
 def main(argv=None, # arguments without the program name; None reads sys.argv
         ) -> int:
@@ -649,7 +744,9 @@ def main(argv=None, # arguments without the program name; None reads sys.argv
     try:
         try: args = build_parser().parse_args(argv)
         except SystemExit as e: return int(e.code or 0)
-        return _run_score(args) if args.command == "score" else _forecast(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _run_score(args) if args.command == "score" else _forecast(args)
     except KeyboardInterrupt:
         print("predfail: interrupted", file=sys.stderr)
         return 130

@@ -8,8 +8,8 @@ Docs: https://predfail.github.io/predfail/forecast.html.md"""
 __all__ = ['POSITIONS', 'FIT_METHODS', 'INTERVAL_METHODS', 'INTERVAL_TARGETS', 'LOGNORMAL_FORECASTS', 'harmonic',
            'plotting_positions', 'check_deployment_sizes', 'top_k_desc', 'ols_line', 'line_weights', 'scale_estimate',
            'Forecaster', 'GumbelTailFit', 'fit_gumbel_tail', 'exp_tail_mean_p', 'BatchForecast', 'forecast_batch',
-           'ForecastInterval', 'forecast_interval_batch', 'normal_expected_max', 'LogNormalFit', 'fit_lognormal',
-           'empirical_max', 'gpd_fit_batch', 'GPDTailFit', 'fit_gpd_tail']
+           'ForecastInterval', 'interval_samples_needed', 'forecast_interval_batch', 'normal_expected_max',
+           'LogNormalFit', 'fit_lognormal', 'empirical_max', 'gpd_fit_batch', 'GPDTailFit', 'fit_gpd_tail']
 
 # %% ../nbs/02_forecast.ipynb #493c3ccb
 from dataclasses import dataclass, field
@@ -163,14 +163,14 @@ def fit_gumbel_tail(scores, # evaluation failure scores ψ (−inf allowed for p
     check_sizes(k=k)
     finite = s[np.isfinite(s)]
     if finite.size < k:
-        raise ValueError(f"need at least k = {k} usable scores, got {finite.size} "
-                         f"({s.size - finite.size} of {s.size} are -inf, i.e. p = 0)")
+        raise ValueError(f"need at least k = {k:,} usable scores, got {finite.size:,} "
+                         f"({s.size - finite.size:,} of {s.size:,} are -inf, i.e. p = 0)")
     m = s.size if m is None else m
     check_sizes(m=m, k=k)
     if m < s.size: raise ValueError(f"evaluation size m = {m} is smaller than the {s.size} scores given")
     order = np.sort(finite)[::-1]
     top = order[:k]
-    if top[0] == top[-1]: raise ValueError(f"the top k = {k} scores are all tied at {float(top[0]):.6g}: the tail slope is undefined")
+    if top[0] == top[-1]: raise ValueError(f"the top k = {k:,} scores are all tied at {float(top[0]):.6g}: the tail slope is undefined")
     a, b, r2 = _tail_line(top[None], m, k, method, positions)
     used = "expected" if method == "mle" else positions
     return GumbelTailFit(float(a[0]), float(b[0]), float(r2[0]), k, m, int(s.size - finite.size), used, top,
@@ -305,14 +305,19 @@ class ForecastInterval:
     def log10p_upper(self): "Upper bound in log10 p."; return logp_from_scores(self.upper)/np.log(10)
 
 # %% ../nbs/02_forecast.ipynb #58099ef8
+def interval_samples_needed(level: float, # interval level in (0, 1)
+                           ) -> int:
+    "The fewest simulations or resamples an interval at `level` takes: 100, and 5 beyond each end of the interval."
+    return max(100, int(np.ceil(10/(1 - level)*(1 - 1e-9))))   # 1 - 1e-9: 10/(1 - 0.9) is 100.00000000000001 in floats
+
 def _check_interval_args(level, B, method, target):
     if method not in INTERVAL_METHODS: raise ValueError(f"unknown interval method {method!r}; choose one of {INTERVAL_METHODS}")
     if target not in INTERVAL_TARGETS: raise ValueError(f"unknown interval target {target!r}; choose one of {INTERVAL_TARGETS}")
     level = float(level)
     if not 0 < level < 1: raise ValueError(f"interval level must lie in (0, 1), got {level:g}")
-    need = max(100, int(np.ceil(10/(1 - level))))        # at least 5 samples beyond each end of the interval
+    need, what = interval_samples_needed(level), "simulations" if method == "parametric" else "bootstrap resamples"
     if isinstance(B, bool) or int(B) != B or B < need:
-        raise ValueError(f"B = {B} bootstrap samples are too few for a {level:g} interval: need at least {need} "
+        raise ValueError(f"B = {B:,} {what} are too few for a {level:g} interval: need at least {need:,} "
                          "(100, and 5 beyond each end)")
     return level, int(B)
 

@@ -125,5 +125,7 @@ def test_score_model_cannot_be_loaded(capsys, tmp_path):
     path.write_text('{"prompt": "hi"}\n')
     status, out, err = run(capsys, "score", "--model", tmp_path/"no-model", "--prompts", path, "--completion", "x", "--out", tmp_path/"s.csv")
     assert status == 2 and "model not found" in err and err.count("\n") == 1
-    status, out, err = run(capsys, "score", "--model", tmp_path, "--gguf-file", "m.gguf", "--prompts", path, "--completion", "x", "--out", tmp_path/"s.csv")
+    (tmp_path/"model").mkdir()   # a folder without the GGUF file (the output may not lie inside the model folder)
+    status, out, err = run(capsys, "score", "--model", tmp_path/"model", "--gguf-file", "m.gguf", "--prompts", path, "--completion", "x",
+                           "--out", tmp_path/"s.csv")
     assert status == 2 and "GGUF file 'm.gguf' not found" in err

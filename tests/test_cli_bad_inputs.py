@@ -1,6 +1,7 @@
 """Hidden-input suite of the `predfail` command line: every bad input exits 2 with one line naming the problem and
 leaves no output file; outputs are written whole (a full disk, Ctrl-C, a closed pipe); `score --out - | forecast -`."""
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -12,6 +13,8 @@ import numpy as np
 import pytest
 
 from predfail.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = Path(__file__).parent/"data"
 P = [float(x) for x in np.random.default_rng(0).beta(0.5, 20, 200)]
@@ -76,13 +79,18 @@ FORECAST_CASES = [
     ("score +inf", "inf.csv", "score\n0.1\ninf\n", [], "line 3: scores contain 1 value(s) of +inf"),
     ("header mixes names and numbers", "mix.csv", "id,0.5\na,0.1\n", [], "line 1: the first row mixes names and numbers"),
     ("header-less without --kind", "nh.csv", "".join(f"{x!r}\n" for x in P), [], "no header: line 1 is read as a value"),
+    ("header-less after blank lines", "nhb.csv", "\n\n" + "".join(f"{x!r}\n" for x in P), [], "no header: line 3 is read as a value"),
+    ("header-less ragged after blank lines", "nhr.csv", "\n0.1\n0.2,0.3\n", ["--kind", "p"], "line 3: 2 field(s) but line 2 has 1"),
     ("header-less, --column by name", "nh2.csv", "".join(f"{x!r}\n" for x in P), ["--column", "p"], "no column 'p'; available columns: 1 (the file has no header"),
     ("repeated header", "rep.csv", "p,p\n0.1,0.2\n", [], "repeated column names"),
     ("unknown column", "g.csv", GOOD, ["--column", "prob"], "no column 'prob'; available columns: p"),
     ("ambiguous kind", "k.csv", "id,prob\na,0.1\n", [], "cannot tell whether column 'prob'"),
     ("several numeric columns", "s.csv", "x,y\n0.1,0.2\n", [], "several numeric columns (x, y)"),
     ("counts failures > trials", "ct.csv", "failures,trials\n1,10\n12,10\n", [], "failures must lie between 0 and trials"),
-    ("too few scores", "few.csv", "p\n0.1\n0.2\n0.3\n", [], "need at least k = 10 usable scores"),
+    ("too few scores", "few.csv", "p\n0.1\n0.2\n0.3\n", [], "{file}: --k 10 needs at least 10 usable scores, got 3"),
+    ("k above m", "g.csv", GOOD, ["--k", "1e6"], "{file}: --k 1,000,000 needs at least 1,000,000 usable scores, got 200 (0 of 200"),
+    ("every p is 0", "z.csv", "p\n" + "0\n" * 100, [], "{file}: --k 10 needs at least 10 usable scores, got 0 (100 of 100 are -inf"),
+    ("top k tied", "t.csv", "p\n" + "0.5\n" * 20 + "0.1\n" * 200, [], "{file}: the top --k 10 scores are all tied at"),
     ("n not above m", "g.csv", GOOD, ["--n", "100"], "must exceed the evaluation size m = 200; got 100"),
     ("n infinite", "g.csv", GOOD, ["--n", "inf"], "--n must be finite and at least 1, got inf"),
     ("n not a number", "g.csv", GOOD, ["--n", "lots"], "argument --n: invalid float value: 'lots'"),
@@ -91,7 +99,13 @@ FORECAST_CASES = [
     ("interval 1.5", "g.csv", GOOD, ["--interval", "1.5"], "--interval must lie in (0, 1), e.g. 0.9; got 1.5"),
     ("bootstrap 1e8", "g.csv", GOOD, ["--interval", "0.9", "--bootstrap-samples", "1e8"],
      "argument --bootstrap-samples: must be between 1 and 100,000, got 100,000,000"),
-    ("bootstrap too few", "g.csv", GOOD, ["--interval", "0.9", "--bootstrap-samples", "20"], "B = 20 bootstrap samples are too few"),
+    ("bootstrap too few", "g.csv", GOOD, ["--interval", "0.9", "--bootstrap-samples", "20"],
+     "--bootstrap-samples 20 is too few for a 0.9 interval: it needs at least 100 simulations"),
+    ("bootstrap 1, bootstrap method", "g.csv", GOOD, ["--interval", "0.95", "--interval-method", "bootstrap", "--bootstrap-samples", "1"],
+     "--bootstrap-samples 1 is too few for a 0.95 interval: it needs at least 200 resamples"),
+    ("interval out of reach", "g.csv", GOOD, ["--interval", "0.99999"],
+     "--interval 0.99999 cannot be reached within the --bootstrap-samples maximum of 100,000: it needs 1,000,000 simulations "
+     "(100, and 5 beyond each end); the highest reachable level is 0.9999"),
     ("seed -1", "g.csv", GOOD, ["--seed", "-1"], "argument --seed: must be at least 0, got -1"),
     ("tau 1", "g.csv", GOOD, ["--tau", "1"], "--tau must lie in (0, 1); got 1"),
     ("unknown kind", "g.csv", GOOD, ["--kind", "odds"], "argument --kind: invalid choice: 'odds'"),
@@ -134,6 +148,9 @@ def test_header_detection_keeps_every_value(capsys, tmp_path):
     main(["forecast", str(hd), "--n", "1e5", "--json"])
     doc2 = json.loads(capsys.readouterr().out)
     assert doc2["m"] == 200 and doc2["header"] == "line 1" and doc2["a"] == doc["a"]
+    blank = tmp_path/"blank.csv"; blank.write_text("\n \n" + "".join(f"{x!r}\n" for x in P))   # the first value is on line 3
+    assert main(["forecast", str(blank), "--n", "1e5", "--kind", "p"]) == 0
+    assert "no header: line 3 is a value" in capsys.readouterr().out
 
 
 def test_large_n_prints_as_people_write_it(capsys, tmp_path):
@@ -191,6 +208,19 @@ SCORE_CASES = [
     ("model missing", PROMPTS, ["--completion", "x", "--model", "{tmp}/no-model"], "model not found"),
     ("prompt past GPT-2's context", LONG, ["--completion-column", "pw"], "line 4: prompt and completion take"),
     ("prompt past Llama's context", LONG, ["--completion-column", "pw", "--model", "{llama}"], "more than the model's context of 48"),
+    ("judge: prompt past the context", LONG, ["--judge", "keyword:amber", "--samples", "2", "--max-new-tokens", "4"],
+     "{prompts}, line 4: prompt and reply take 205 tokens (201 in the prompt, up to 4 generated), more than the model's context of 48"),
+    ("judge: reply past the context", PROMPTS, ["--judge", "keyword:amber", "--samples", "2", "--max-new-tokens", "100"],
+     "{prompts}, line 1: prompt and reply take 1"),
+    ("chat prompt, no chat template", '{"prompt": [{"role": "user", "content": "hi"}]}\n', ["--completion", "x"],
+     "{prompts}, line 1: the prompt is a list of chat messages but the tokenizer has no chat template"),
+    ("model folder without a model", PROMPTS, ["--completion", "x", "--model", str(DATA)],
+     f"{DATA} holds no transformers model or tokenizer (no config.json)"),
+    ("out inside the model folder", PROMPTS, ["--completion", "x", "--out", "{gpt2}/config.json"],
+     "--out {gpt2}/config.json is inside the --model folder {gpt2}: writing it could destroy the input"),
+    ("out is the model folder", PROMPTS, ["--completion", "x", "--out", "{gpt2}"], "--out {gpt2} is the --model folder"),
+    ("out a closed /dev/fd", PROMPTS, ["--completion", "x", "--out", "/dev/fd/999"],
+     "--out /dev/fd/999 is not an open pipe or file, and no file can be created in /dev/fd"),
 ]
 
 
@@ -198,15 +228,17 @@ SCORE_CASES = [
 def test_score_bad_input(capsys, tmp_path, lms, case, content, extra, message):
     prompts = tmp_path/"p.jsonl"
     prompts.write_bytes(content) if isinstance(content, bytes) else prompts.write_text(content)
-    fill = lambda s: s.format(tmp=tmp_path, prompts=prompts, llama=lms["llama"])
+    fill = lambda s: s.format(tmp=tmp_path, prompts=prompts, llama=lms["llama"], gpt2=lms["gpt2"])
     extra = [fill(a) for a in extra]
     argv = ["score", "--model", str(lms["gpt2"]), "--prompts", str(prompts)]
     if "--out" not in extra: argv += ["--out", str(tmp_path/"s.csv")]
     before = sorted(tmp_path.rglob("*"))
+    model_before = {p: p.read_bytes() for p in lms["gpt2"].iterdir()}
     status = main(argv + extra)
     out, err = capsys.readouterr()
     _check_error(status, out, err, fill(message))
     assert sorted(tmp_path.rglob("*")) == before
+    assert {p: p.read_bytes() for p in lms["gpt2"].iterdir()} == model_before     # the model folder is an input too
     assert (prompts.read_bytes() if isinstance(content, bytes) else prompts.read_text()) == content
 
 
@@ -267,3 +299,114 @@ def test_ctrl_c_exits_130_without_traceback():
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
     assert err.decode().strip() == "predfail: interrupted"
+
+
+# ---- standard streams, pipes and links as outputs ----
+
+def _closed(fd):
+    "A preexec_fn: start the command with file descriptor `fd` closed, as the shell's `<&-` (0) or `>&-` (1) do."
+    return lambda: os.close(fd)
+
+
+@pytest.mark.parametrize("fd, argv, message", [
+    (1, ["forecast", str(DATA/"eval_p.csv"), "--n", "1e5"], "standard output is closed"),
+    (0, ["forecast", "-", "--n", "1e5"], "standard input is closed"),
+    # before any work: the prompts and the model do not exist, and the closed stream is still what is reported
+    (1, ["score", "--model", "no-model/x", "--prompts", "missing.jsonl", "--completion", "x", "--out", "-"], "standard output is closed"),
+    (0, ["score", "--model", "no-model/x", "--prompts", "-", "--completion", "x", "--out", "s.csv"], "standard input is closed"),
+], ids=["forecast >&-", "forecast - <&-", "score --out - >&-", "score --prompts - <&-"])
+def test_closed_standard_stream(tmp_path, fd, argv, message):
+    r = subprocess.run([_exe(), *argv], cwd=tmp_path, stdout=subprocess.PIPE if fd else None, stderr=subprocess.PIPE,
+                       text=True, timeout=300, preexec_fn=_closed(fd))
+    assert (r.returncode, r.stderr) == (2, f"predfail: error: {message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_full_disk_on_standard_output_names_it(tmp_path, lms):
+    "`> /dev/full`: the error names standard output, not the input file."
+    prompts = tmp_path/"p.jsonl"; prompts.write_text(PROMPTS)
+    for argv in (["forecast", str(DATA/"eval_p.csv"), "--n", "1e5"],
+                 ["score", "--model", str(lms["gpt2"]), "--prompts", str(prompts), "--completion", "amber", "--out", "-"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run([_exe(), *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=300)
+        assert (r.returncode, r.stderr) == (2, "predfail: error: cannot write standard output: No space left on device\n"), r.stderr
+
+
+def test_out_into_a_pipe(capsys, tmp_path, lms):
+    "A process substitution (/dev/fd/N) and a named pipe are written straight into; neither is replaced by a file."
+    import threading
+    prompts = tmp_path/"p.jsonl"; prompts.write_text(PROMPTS)
+    argv = ["score", "--model", str(lms["gpt2"]), "--prompts", str(prompts), "--completion", "amber", "--out"]
+    r, w = os.pipe()
+    try:
+        assert main(argv + [f"/dev/fd/{w}"]) == 0, capsys.readouterr().err
+    finally: os.close(w)
+    with os.fdopen(r) as f: assert f.read().splitlines()[0] == "row,logp"
+    fifo = tmp_path/"fifo"; os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    assert main(argv + [str(fifo)]) == 0, capsys.readouterr().err
+    reader.join(timeout=60)
+    assert got and got[0].count("\n") == 4 and fifo.is_fifo()
+
+
+def test_out_through_a_symlink(capsys, tmp_path, lms):
+    "A symbolic link stays a link; the file it points at is replaced (atomically) by the scores."
+    prompts = tmp_path/"p.jsonl"; prompts.write_text(PROMPTS)
+    (tmp_path/"target.csv").write_text("old\n")
+    link = tmp_path/"link.csv"; link.symlink_to("target.csv")
+    assert main(["score", "--model", str(lms["gpt2"]), "--prompts", str(prompts), "--completion", "amber", "--out", str(link)]) == 0
+    assert link.is_symlink() and (tmp_path/"target.csv").read_text().startswith("row,logp\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "p.jsonl", "target.csv"]
+    capsys.readouterr()
+
+
+def test_missing_pad_token_is_a_one_line_warning(tmp_path, lms):
+    from transformers import AutoTokenizer
+    import shutil
+    model = tmp_path/"no-pad"; shutil.copytree(lms["gpt2"], model)
+    tok = AutoTokenizer.from_pretrained(model); tok.pad_token = None; tok.save_pretrained(model)
+    prompts = tmp_path/"p.jsonl"; prompts.write_text(PROMPTS)
+    r = subprocess.run([_exe(), "score", "--model", str(model), "--prompts", str(prompts), "--completion", "amber", "--out", "-"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("predfail: warning: the tokenizer has no pad token: padding with its end token"), r.stderr
+    assert lines[1].startswith("scored 3 prompts")
+
+
+CTRL_C_IN_IMPORTS = """
+import sys, tomllib
+class CtrlC:
+    "Ctrl-C while NumPy is imported (the first heavy import of the command line)."
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy": raise KeyboardInterrupt
+sys.meta_path.insert(0, CtrlC())
+module, _, func = tomllib.load(open(sys.argv[1], "rb"))["project"]["scripts"]["predfail"].partition(":")
+entry = getattr(__import__(module, fromlist=[func]), func)   # what the installed console script runs
+sys.argv = ["predfail", "forecast", "-", "--n", "1e5"]
+sys.exit(entry())
+"""
+
+
+def test_ctrl_c_during_imports_exits_130_without_traceback():
+    "The console script's entry point catches Ctrl-C before the second of imports that `main` needs."
+    r = subprocess.run([sys.executable, "-c", CTRL_C_IN_IMPORTS, str(ROOT/"pyproject.toml")], capture_output=True, text=True, timeout=120)
+    assert (r.returncode, r.stderr) == (130, "predfail: interrupted\n"), r.stderr
+
+
+# ---- numbers as people write them ----
+
+def test_report_widens_n_and_separates_thousands(capsys, tmp_path):
+    rng = np.random.default_rng(1)
+    big = tmp_path/"big.csv"; big.write_text("p\n" + "".join(f"{x!r}\n" for x in rng.beta(0.5, 20, 1500).tolist()))
+    assert main(["forecast", str(big), "--n", "1e4", "1e12", "1e20", "--tau", "0.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "evaluation set m = 1,500;" in lines[1]
+    table = lines[lines.index(next(l for l in lines if l.lstrip().startswith("n "))):]
+    rows = table[2:5]
+    assert [r.split()[0] for r in rows] == ["10,000", "1,000,000,000,000", "1e+20"]
+    assert len({len(r) for r in table[:5]}) == 1 and len({r.index(r.split()[1]) + len(r.split()[1]) for r in rows}) == 1  # aligned
+    n_at = lines[-1].split()[-1]
+    assert "e+" not in n_at and n_at.replace(",", "").isdigit() and float(n_at.replace(",", "")) >= 1000, lines[-1]
