@@ -24,6 +24,7 @@ def log10p_error(error_score, # forecast − realised, in failure scores ψ
 # %% ../nbs/07b_assurance.ipynb #ee205dfa
 ASSURANCE_METRICS = ("false_assurance", "false_alarm", "unsafe_share")
 
+# %% ../nbs/07b_assurance.ipynb #a6963ad0
 def assurance_rates(forecast_log10p, # forecast log10 max_D p, one per partition
                     realised_log10p, # realised log10 max_D p of the same partitions
                     *,
@@ -41,6 +42,7 @@ def assurance_rates(forecast_log10p, # forecast log10 max_D p, one per partition
 # %% ../nbs/07b_assurance.ipynb #58f21e77
 EXCESS_METRICS = ("excess_error_score", "excess_error_log10p")
 
+# %% ../nbs/07b_assurance.ipynb #c5e15fc1
 def error_above_floor(metrics: dict, # an arm's metrics with median_abs_error_* and floor_abs_error_* in both units
                      ) -> dict:
     "Median |forecast error| minus the exponential-tail floor at the same m, n, k and scale, in ψ and in log10 p."

@@ -278,6 +278,7 @@ def _size(x) -> str:
     "A deployment size as people write it: rounded to a whole number with thousands separators (13,690), 1e+20 past 10^15."
     return f"{round(x):,}" if 1 <= x < 1e15 else f"{x:.4g}"
 
+# %% ../nbs/04_cli.ipynb #92f87b70
 def format_report(report, # from `forecast_report`
                   info, # from `load_scores`
                  ) -> str:
@@ -314,6 +315,7 @@ def format_report(report, # from `forecast_report`
     if r.get("thresholds"): lines += _threshold_lines(r["thresholds"])
     return "\n".join(lines)
 
+# %% ../nbs/04_cli.ipynb #a5156003
 def _threshold_lines(thresholds):
     "The table of behaviour frequency and n at each threshold τ."
     n_at = ["overflow" if t["n_at"] is None else _size(t["n_at"]) for t in thresholds]
@@ -331,16 +333,19 @@ def _same_file(a, b) -> bool:
     try: return a.exists() and b.exists() and os.path.samefile(a, b)
     except OSError: return False
 
+# %% ../nbs/04_cli.ipynb #41c7d835
 def _inside(path, folder) -> bool:
     "Whether `path` lies inside the folder `folder` (links resolved)."
     try: return Path(folder).is_dir() and Path(path).resolve().is_relative_to(Path(folder).resolve())
     except (OSError, RuntimeError): return False
 
+# %% ../nbs/04_cli.ipynb #a74d1c46
 def _is_stream(path) -> bool:
     "Whether `path` is a pipe or a character device (`>(...)`, a named pipe, /dev/null): written straight into, not replaced."
     p = Path(path)
     return p.is_fifo() or p.is_char_device()
 
+# %% ../nbs/04_cli.ipynb #39ca7ae3
 def _target(path) -> Path:
     "The file that writing `path` changes: a symbolic link's final target (the link itself stays), else `path`."
     p = Path(path)
@@ -368,6 +373,7 @@ def check_output(path, # the output file, or "-" for standard output
     if folder.resolve().parts[:2] == ("/", "proc"):   # /dev/fd/N of a closed descriptor: procfs makes no new files
         raise InputError(f"{flag} {p} is not an open pipe or file, and no file can be created in {folder}")
 
+# %% ../nbs/04_cli.ipynb #791d1036
 def _check_std_streams(reads: bool, # the command reads standard input (a file argument "-")
                        writes: bool, # the command writes standard output
                       ):
@@ -375,6 +381,7 @@ def _check_std_streams(reads: bool, # the command reads standard input (a file a
     if reads and sys.stdin is None: raise InputError("standard input is closed")
     if writes and sys.stdout is None: raise InputError("standard output is closed")
 
+# %% ../nbs/04_cli.ipynb #3624bc78
 @contextmanager
 def _output_path(path):
     "Where to write the output `path`: a pipe or device itself, else a temporary file replacing it (a link's target) when complete."
@@ -384,6 +391,7 @@ def _output_path(path):
             with atomic_path(_target(path)) as tmp: yield tmp
     except OSError as e: raise OSError(e.errno, e.strerror or _oneline(e), str(path)) from None   # the output, not its temporary
 
+# %% ../nbs/04_cli.ipynb #b9f97a39
 @contextmanager
 def _output_file(path, binary: bool = False):
     "The output `path` open for writing (text for the csv module, or bytes) through `_output_path`; on disk before it replaces a file."
@@ -398,6 +406,7 @@ def _write_output(path, write):
     if str(path) == STDIN: return _write_stdout(write)
     with _output_file(path) as f: write(f)
 
+# %% ../nbs/04_cli.ipynb #5c2010c8
 def _write_stdout(write):
     "Call write(sys.stdout) and flush; a write error (a full disk) names standard output."
     try:
@@ -406,6 +415,7 @@ def _write_stdout(write):
     except BrokenPipeError: raise
     except OSError as e: raise _stdout_error(e) from None
 
+# %% ../nbs/04_cli.ipynb #5911a525
 def _stdout_error(e: OSError) -> OSError:
     "The error `e` of writing standard output, naming it; stdout then points at /dev/null so Python's exit-time flush is quiet."
     _silence_stdout()
@@ -472,6 +482,7 @@ def score_command(args, # parsed arguments of `predfail score`
     return {"n": len(lp), "median_log10p": float(np.median(lp) / math.log(10)), "max_log10p": float(lp.max() / math.log(10)),
             "out": "standard output" if args.out == STDIN else str(args.out)}
 
+# %% ../nbs/04_cli.ipynb #9e267c7b
 def _load_model(args):
     "The --model's model and tokenizer, or a one-line error; transformers' own warnings are silenced (ours name the row)."
     from predfail.lm import load_causal_lm
@@ -631,6 +642,7 @@ def _save_diagnostics(scores, report, path):
     try: _save_figure(fig, path)
     finally: plt.close(fig)
 
+# %% ../nbs/04_cli.ipynb #38231454
 def _save_figure(fig, path):
     "Save a figure to `path` by `_output_file`: rendered in memory first (an image writer may seek, a pipe cannot), then written whole."
     buf = io.BytesIO()
@@ -682,6 +694,7 @@ def _check_forecast_args(args):
     bad_tau = [t for t in args.tau or () if not 0 < t < 1]
     if bad_tau: raise InputError(f"--tau must lie in (0, 1); got {', '.join(f'{t:g}' for t in bad_tau)}")
 
+# %% ../nbs/04_cli.ipynb #ece6fc01
 def _check_interval_samples(level, B, method):
     "The --interval level is reachable within the --bootstrap-samples maximum, and B reaches it; else one line naming the flags."
     need, what = interval_samples_needed(level), "simulations" if method == "parametric" else "resamples"
@@ -691,6 +704,7 @@ def _check_interval_samples(level, B, method):
     if B < need: raise InputError(f"--bootstrap-samples {B:,} is too few for a {level:g} interval: it needs at least {need:,} {what} "
                                   "(100, and 5 beyond each end)")
 
+# %% ../nbs/04_cli.ipynb #e3dee89a
 def _check_tail(scores, k, name):
     "The top --k scores exist and are not all tied, or one line naming the file and --k."
     finite = np.sort(scores[np.isfinite(scores)])[::-1]
@@ -733,6 +747,7 @@ def _forecast(args) -> int:
 # %% ../nbs/04_cli.ipynb #7a49f618
 def _oneline(e) -> str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
+# %% ../nbs/04_cli.ipynb #d47c0b5b
 def _show_warning(message, category, filename, lineno, file=None, line=None):
     "A warning as one line, `predfail: warning: ...`, without Python's file, line and source (e.g. a tokenizer without a pad token)."
     print(f"predfail: warning: {_oneline(message)}", file=sys.stderr)

@@ -310,6 +310,7 @@ def interval_samples_needed(level: float, # interval level in (0, 1)
     "The fewest simulations or resamples an interval at `level` takes: 100, and 5 beyond each end of the interval."
     return max(100, int(np.ceil(10/(1 - level)*(1 - 1e-9))))   # 1 - 1e-9: 10/(1 - 0.9) is 100.00000000000001 in floats
 
+# %% ../nbs/02_forecast.ipynb #edb88522
 def _check_interval_args(level, B, method, target):
     if method not in INTERVAL_METHODS: raise ValueError(f"unknown interval method {method!r}; choose one of {INTERVAL_METHODS}")
     if target not in INTERVAL_TARGETS: raise ValueError(f"unknown interval target {target!r}; choose one of {INTERVAL_TARGETS}")

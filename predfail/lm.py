@@ -38,9 +38,11 @@ def _load_error(name_or_path, e):
     first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return ValueError(f"cannot load the model {str(name_or_path)!r}: {first}")
 
+# %% ../nbs/15_lm.ipynb #74590a39
 _MODEL_FILES = ("config.json", "adapter_config.json")   # a transformers model (or a PEFT adapter) folder holds one
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
+# %% ../nbs/15_lm.ipynb #a2e35a55
 def _check_model_folder(p: Path):
     "A one-line error for a local folder without a transformers model (transformers' own names a tokenizer backend)."
     if any((p / f).exists() for f in _MODEL_FILES): return
