@@ -8,7 +8,8 @@ Docs: https://predfail.github.io/predfail/core.html.md"""
 __all__ = ['PROFILES', 'PINNED_CPU_KERNELS', 'get_profile', 'get_draw', 'repo_root', 'output_dir', 'clean_stale_temps',
            'atomic_path', 'atomic_write', 'file_lock', 'OutputPath', 'save_figure', 'save_table', 'seed_everything',
            'derive_seed', 'pin_cpu_kernels', 'torch_threads', 'show_progress', 'run_workers', 'forked_pool',
-           'map_in_processes', 'numerics_fingerprint', 'source_digest', 'check_sizes', 'config_digest', 'CacheWarning',
+           'map_in_processes', 'numerics_fingerprint', 'source_digest', 'check_sizes', 'Rule', 'check_fields', 'choice',
+           'at_least', 'positive', 'in_interval', 'sub_interval', 'optional', 'config_digest', 'CacheWarning',
            'warn_cache', 'load_or_compute']
 
 # %% ../nbs/00_core.ipynb #15f4d710
@@ -22,7 +23,9 @@ import shutil
 import sys
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -340,6 +343,74 @@ def check_sizes(m: int | None = None, # evaluation set size
         raise ValueError(f"deployment size n = {n} must exceed the evaluation size m = {m}")
     if pool is not None and m is not None and n is not None and m + n > pool:
         raise ValueError(f"m + n = {m} + {n} = {m + n} exceeds the {pool_name} size {pool}: evaluation and deployment sets must be disjoint")
+
+# %% ../nbs/00_core.ipynb #895d0cc1
+@dataclass(frozen=True)
+class Rule:
+    "What one configuration field must satisfy, and the one-line error that names the field when it does not."
+    ok: Callable # value -> whether it passes
+    says: str # the requirement in words, e.g. "must be >= 0"
+    message: str = "{name} {says}, got {value}" # the error, formatted with the field's name, `says` and the value
+    show: Callable | None = None # what of the value the message shows (None: the value itself)
+
+# %% ../nbs/00_core.ipynb #580eff3c
+def check_fields(obj, # a configuration: any object with the table's fields as attributes
+                 constraints: dict, # field name -> Rule, checked in this order
+                 labels: dict | None = None, # field name -> how its message names it (default: the field name)
+                ):
+    "Raise ValueError for the first field whose value breaks its rule; return `obj` when every field passes."
+    for name, rule in constraints.items():
+        value = getattr(obj, name)
+        if not rule.ok(value):
+            shown = value if rule.show is None else rule.show(value)
+            raise ValueError(rule.message.format(name=(labels or {}).get(name, name), says=rule.says, value=shown))
+    return obj
+
+# %% ../nbs/00_core.ipynb #d0df51ed
+def choice(options, # the admitted values (a tuple shows as a tuple in the message)
+          ) -> Rule:
+    "The value must be one of `options`."
+    return Rule(lambda v: v in options, f"one of {options}", "unknown {name} {value!r}; choose {says}")
+
+# %% ../nbs/00_core.ipynb #e2ee9932
+def at_least(lo, # the smallest admitted value
+             says: str | None = None, # the requirement's words (default: "must be >= lo")
+            ) -> Rule:
+    "The value must not be below `lo` (fails where value < lo)."
+    return Rule(lambda v: not v < lo, says or f"must be >= {lo}")
+
+# %% ../nbs/00_core.ipynb #9ec78e36
+def positive() -> Rule:
+    "The value must be positive (fails where value <= 0)."
+    return Rule(lambda v: not v <= 0, "must be positive")
+
+# %% ../nbs/00_core.ipynb #40c82933
+def in_interval(lo, # lower end
+                hi, # upper end
+                closed: str = "both", # which ends belong to the interval: "both", "left", "right" or "neither"
+                verb: str = "lie in", # the message's verb: "... must lie in [lo, hi]"
+               ) -> Rule:
+    "The value must lie between `lo` and `hi`, each end included where `closed` says so."
+    if closed not in ("both", "left", "right", "neither"): raise ValueError(f"closed must be 'both', 'left', 'right' or 'neither', got {closed!r}")
+    left, right = closed in ("both", "left"), closed in ("both", "right")
+    def ok(v): return (lo <= v if left else lo < v) and (v <= hi if right else v < hi)
+    return Rule(ok, f"must {verb} {'[' if left else '('}{lo}, {hi}{']' if right else ')'}")
+
+# %% ../nbs/00_core.ipynb #c3aede49
+def sub_interval(lo, # the smallest admitted lower end
+                 hi, # the largest admitted upper end
+                ) -> Rule:
+    "The value must be a pair (a, b) with lo <= a <= b <= hi."
+    def ok(v):
+        a, b = v
+        return lo <= a <= b <= hi
+    return Rule(ok, f"must be an interval inside [{lo}, {hi}]", show=tuple)
+
+# %% ../nbs/00_core.ipynb #8ddad73b
+def optional(rule: Rule, # the rule for values other than None
+            ) -> Rule:
+    "None, or a value that passes `rule`."
+    return Rule(lambda v: v is None or rule.ok(v), f"{rule.says} or None", rule.message, rule.show)
 
 # %% ../nbs/00_core.ipynb #04bfae8b
 def _jsonable_config(c):
