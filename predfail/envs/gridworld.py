@@ -22,6 +22,8 @@ from gymnasium import spaces
 import matplotlib.pyplot as plt
 import seaborn as sns
 
+from ..core import at_least, check_fields, in_interval, sub_interval
+
 # %% ../../nbs/12_gridworld.ipynb #b2364cb5
 EMPTY, WALL, HAZARD, GOAL = 0, 1, 2, 3
 ACTION_NAMES = ("up", "right", "down", "left")
@@ -128,15 +130,10 @@ class GridConfig:
     view_radius: int = 2 # the agent sees a (2r+1) x (2r+1) window around itself
 
     def __post_init__(self):
-        if not 2 <= self.size <= 32: raise ValueError(f"size must be in [2, 32], got {self.size}")
-        if self.max_steps < 1: raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
-        for name in ("rare_mass", "wall_density"):
-            v = getattr(self, name)
-            if not 0 <= v <= 1: raise ValueError(f"{name} must lie in [0, 1], got {v}")
-        for name in ("slip_range", "hazard_density", "rare_slip"):
-            lo, hi = getattr(self, name)
-            if not 0 <= lo <= hi <= 1: raise ValueError(f"{name} must be an interval inside [0, 1], got {(lo, hi)}")
-        if self.path_slack < 0: raise ValueError(f"path_slack must be >= 0, got {self.path_slack}")
+        check_fields(self, {"size": in_interval(2, 32, verb="be in"), "max_steps": at_least(1),
+                            "rare_mass": in_interval(0, 1), "wall_density": in_interval(0, 1),
+                            **dict.fromkeys(("slip_range", "hazard_density", "rare_slip"), sub_interval(0, 1)),
+                            "path_slack": at_least(0)})
         if self.slip_range[0] <= 0: raise ValueError(f"slip_range is drawn log-uniformly: its lower end must be > 0, got {self.slip_range[0]}")
 
 # %% ../../nbs/12_gridworld.ipynb #e9507d83
