@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import (_MISSING, _load_checked, atomic_write, check_sizes, config_digest, derive_seed, file_lock, forked_pool, get_draw, get_profile, map_in_processes,
+from .core import (_MISSING, Rule, _load_checked, atomic_write, check_fields, check_sizes, config_digest, derive_seed, file_lock, forked_pool, get_draw, get_profile, map_in_processes,
                            output_dir, repo_root, run_workers, save_table, source_digest, torch_threads,
                            warn_cache)
 from .finetune import pool_logp
@@ -553,9 +553,7 @@ class ProtocolConfig:
     def __post_init__(self):
         for pool, name in ((self.n_validation, "validation pool"), (self.n_heldout, "held-out pool")):
             check_sizes(self.m, self.n, self.k, pool, name)
-        for name in ("seeds", "sweep_seeds"):
-            s = getattr(self, name)
-            if not s or len(set(s)) != len(s): raise ValueError(f"{name} must be distinct and non-empty, got {s}")
+        check_fields(self, dict.fromkeys(("seeds", "sweep_seeds"), Rule(lambda s: bool(s) and len(set(s)) == len(s), "must be distinct and non-empty")))
         if self.steps < 1 or self.sweep_size < 1:
             raise ValueError(f"steps and sweep_size must be >= 1, got {self.steps}, {self.sweep_size}")
 
