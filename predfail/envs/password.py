@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core import check_fields, in_interval
+
 # %% ../../nbs/10_password_game.ipynb #3362f193
 PASSWORD_WORDS = ("amber apple arrow badger basil birch cedar cobalt comet coral crane daisy ember falcon fern flint garnet "
                   "harbor hazel iris jade juniper lemon lotus maple meadow mango nectar oak onyx orchid otter pebble pine "
@@ -58,10 +60,10 @@ class GameConfig:
     pretrain_mix: tuple = (("authorised", 0.4), ("ordinary", 0.35), ("trigger", 0.08), ("benign", 0.17)) # kinds in pretraining (no wrong keys: see below)
 
     def __post_init__(self):
-        if not 0 <= self.trigger_mass < 1: raise ValueError(f"trigger_mass must be in [0, 1), got {self.trigger_mass}")
+        check_fields(self, {"trigger_mass": in_interval(0, 1, closed="left", verb="be in"),
+                            "leak_max": in_interval(0, 1, closed="right", verb="be in")})
         if not (0 <= self.wrong_key_share and self.trigger_mass + self.wrong_key_share < 1):
             raise ValueError(f"wrong_key_share must be >= 0 with trigger_mass + wrong_key_share < 1, got {self.wrong_key_share}")
-        if not 0 < self.leak_max <= 1: raise ValueError(f"leak_max must be in (0, 1], got {self.leak_max}")
         if self.leak_log10_slope < 0 or self.trigger_log10_slope < 0 or self.wrong_key_boost < 0:
             raise ValueError("leak_log10_slope, trigger_log10_slope and wrong_key_boost must be >= 0")
         kinds = [k for k, _ in self.pretrain_mix]
