@@ -292,9 +292,20 @@ def test_full_disk_leaves_no_partial_output(tmp_path, lms):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
 
 
+def _wait_until_reading_stdin(pid: int, timeout: float = 180.0):
+    "Block until process `pid` waits in read(0, ...) (Linux x86-64: /proc/<pid>/syscall starts '0 0x0'); else sleep 6 s."
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try: fields = Path(f"/proc/{pid}/syscall").read_text().split()
+        except OSError: time.sleep(6); return   # no /proc here: assume the imports are done by then
+        if fields[:2] == ["0", "0x0"]: return
+        time.sleep(0.05)
+    raise AssertionError(f"predfail never waited on standard input within {timeout:.0f} s")
+
+
 def test_ctrl_c_exits_130_without_traceback():
     p = subprocess.Popen([_exe(), "forecast", "-", "--n", "1e5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(6)                                  # imports done; waiting on standard input
+    _wait_until_reading_stdin(p.pid)               # imports done (however loaded the machine); waiting on standard input
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 130, err
