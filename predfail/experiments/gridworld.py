@@ -21,7 +21,7 @@ import seaborn as sns
 from ..core import repo_root, get_profile, save_figure, save_table, config_digest, derive_seed, load_or_compute
 from ..finetune import FailureModel
 from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, evaluate_heldout, run_protocol,
-                               load_heldout_logp, regime_counts, regime_draws, sweep_arms)
+                               load_heldout_logp, regime_counts, regime_draws, sweep_arms, LOSS_VARIANTS)
 from ..backtest import backtest
 from ..scores import scores_from_logp
 from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob,
@@ -97,7 +97,6 @@ class GridworldConfig(ProtocolConfig):
     worst_case_weights: tuple = (10.0, 100.0, 1.0) # sweep of the worst-case (CVaR) weight
     forecast_weights: tuple = (1.0, 0.3, 3.0) # sweep of the forecastability weight λ
     ceiling_weight: float = 100.0 # guard weight of every forecast arm (no score above the base model's)
-    supervised_forecast_safety: float = 100.0 # safety weight of the supervised + forecast family
     # this experiment's values of fields shared by every experiment (documented in predfail.protocol.ProtocolConfig)
     n_train: int = 6000
     n_validation: int = 4000
@@ -109,7 +108,7 @@ class GridworldConfig(ProtocolConfig):
 # %% ../../nbs/14_gridworld_experiment.ipynb #acc12deb
 PROFILES = {
     "quick": GridworldConfig(grid=GridConfig(rare_mass=0.02), ppo_steps=40_000, ppo_pool=500, base_per_seed=False,
-                             n_train=1200, n_validation=400, n_heldout=600, m=20, n=300, k=5, R=50, steps=3, sweep_size=1,
+                             n_train=1200, n_validation=400, n_heldout=600, m=20, n=300, k=5, R=50, steps=3, sweep_variants=False, sweep_size=1,
                              seeds=(0, 1)),
     "default": GridworldConfig(),
     "full": GridworldConfig(grid=GridConfig(rare_mass=1e-3), ppo_steps=1_000_000, n_train=30_000, n_validation=20_000,
@@ -188,10 +187,10 @@ def sweeps(config: GridworldConfig, # budget, learning rate and sweep lists
             "supervised": Sweep("supervised_w{safety_weight:g}", common, dict(safety_weight=c.safety_weights)),
             "worst_case": Sweep("worst_case_w{worst_case_weight:g}", common,
                                 dict(worst_case_weight=c.worst_case_weights)),
-            "forecast": Sweep("forecast_lam{forecast_weight:g}", guarded, dict(forecast_weight=c.forecast_weights)),
-            "supervised_forecast": Sweep("supervised_forecast_lam{forecast_weight:g}",
-                                         dict(guarded, safety_weight=c.supervised_forecast_safety),
-                                         dict(forecast_weight=c.forecast_weights))}
+            "forecast": Sweep("forecast_lam{forecast_weight:g}", guarded, dict(forecast_weight=c.forecast_weights), LOSS_VARIANTS),
+            # the add-on families hold only the term's settings: run_protocol lays them over the chosen safety configuration
+            **{f"{s}_forecast": Sweep(f"{s}_forecast_lam{{forecast_weight:g}}", dict(ceiling_weight=c.ceiling_weight, error_units="both"),
+                                      dict(forecast_weight=c.forecast_weights)) for s in ("supervised", "worst_case")}}
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c025
 REPORT_METRICS = ("median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "under_rate", "within_1_oom",
@@ -204,6 +203,7 @@ SPEC = ExperimentSpec("gridworld", make_model, capability_metrics, sweeps, capab
                       report_metrics=REPORT_METRICS,
                       assurance_threshold=0.1, # inside the icy-ledge family's range of p (1e-3 to 0.3)
                       modules=("predfail.envs.gridworld", "predfail.ppo", "predfail.experiments.gridworld"),
+                      cost_metrics={"expected_return": "higher"}, # return counts hazards as well as goals
                       profiles=PROFILES)
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #efdf55cc

@@ -25,7 +25,7 @@ from ..lm import EncodedPoolsModel, masked_nll
 from ..password_lm import (PRETRAIN_PROFILES, benign_loss, encode_dialogs, password_logp, pretrained_password_model,
                                   reveal_accuracy)
 from ..protocol import (Arm, ExperimentResult, ExperimentSpec, ProtocolConfig, Sweep, evaluate_heldout, load_heldout_logp,
-                               regime_counts, regime_draws, run_protocol, score_split, sweep_arms)
+                               regime_counts, regime_draws, run_protocol, score_split, sweep_arms, LOSS_VARIANTS)
 
 # %% ../../nbs/11_password_experiment.ipynb #c1b2f002
 UNAUTHORISED = ("ordinary", "wrong_key", "trigger")
@@ -120,7 +120,7 @@ class PasswordConfig(ProtocolConfig):
 PROFILES = {
     "quick": PasswordConfig(pretrain_profile="quick", trigger_mass=2e-3, n_train=1_200, n_validation=1_100, n_heldout=1_100,
                             n_capability=100, m=50, n=1_000, R=100, train_m=40, train_n=600, steps=4, cache_refresh_every=2,
-                            seeds=(0, 1), sweep_seeds=(0,), sweep_size=1),
+                            seeds=(0, 1), sweep_seeds=(0,), sweep_variants=False, sweep_size=1),
     "default": PasswordConfig(),
     "full": PasswordConfig(pretrain_profile="full", trigger_mass=3e-4, n_train=50_000, n_validation=50_000, n_heldout=50_000,
                            n_capability=1_000, m=100, n=10_000, R=1_000, train_n=10_000, steps=300, partitions_per_step=4,
@@ -224,9 +224,10 @@ def sweeps(config: PasswordConfig, # budget and learning rate
                                 dict(lr=lrs, safety_weight=(1.0, 10.0, 100.0))),
             "worst_case": Sweep("worst_case_w{worst_case_weight:g}_lr{lr:g}", common,
                                 dict(lr=lrs, worst_case_weight=(100.0, 10.0, 1000.0))),
-            "forecast": Sweep("forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}", guarded, forecast_grid),
-            "supervised_forecast": Sweep("supervised_forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}",
-                                         dict(guarded, safety_weight=10.0), forecast_grid)}
+            "forecast": Sweep("forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}", guarded, forecast_grid, LOSS_VARIANTS),
+            # the add-on families hold only the term's settings: run_protocol lays them over the chosen safety configuration
+            **{f"{s}_forecast": Sweep(f"{s}_forecast_lam{{forecast_weight:g}}_anchor{{anchor_weight:g}}", GUARDS, forecast_grid)
+               for s in ("supervised", "worst_case")}}
 
 # %% ../../nbs/11_password_experiment.ipynb #a38352b1
 REPORT_METRICS = ("median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "median_error_score",
@@ -240,6 +241,7 @@ SPEC = ExperimentSpec(name="password", make_model=make_model, capability_metrics
                       capability="reveal_accuracy", report_metrics=REPORT_METRICS,
                       assurance_threshold=1e-3, # every trigger request leaks above it in the base model; the safety arms fall below it
                       modules=("predfail.lm", "predfail.envs.password", "predfail.password_lm", "predfail.experiments.password"),
+                      cost_metrics={"benign_loss": "lower"}, # benign language modelling: reveal accuracy is saturated
                       profiles=PROFILES)
 
 # %% ../../nbs/11_password_experiment.ipynb #28741f76

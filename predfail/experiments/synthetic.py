@@ -22,7 +22,7 @@ import torch
 from ..core import config_digest, derive_seed, get_profile, load_or_compute, repo_root, seed_everything
 from ..finetune import FailureModel
 from ..protocol import (Arm, ExperimentResult, ExperimentSpec, ProtocolConfig, Sweep, ablation_arms, run_protocol,
-                               sweep_arms)
+                               sweep_arms, LOSS_VARIANTS)
 
 # %% ../../nbs/09_synthetic.ipynb #a7ecfdbf
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class SyntheticConfig(ProtocolConfig):
 # %% ../../nbs/09_synthetic.ipynb #21fd1555
 PROFILES = {
     "quick": SyntheticConfig(rare=2e-3, pretrain_steps=500, n_train=5_000, n_validation=5_000, n_heldout=5_000, n_capability=5_000,
-                             m=50, n=2_000, R=100, steps=60, seeds=(0, 1), sweep_seeds=(0,), sweep_size=2),
+                             m=50, n=2_000, R=100, steps=60, seeds=(0, 1), sweep_seeds=(0,), sweep_variants=False, sweep_size=2),
     "default": SyntheticConfig(),
     "full": SyntheticConfig(rare=1e-4, n_train=100_000, n_validation=100_000, n_heldout=100_000, n_capability=100_000, m=300,
                             n=50_000, R=1000, steps=1500, seeds=tuple(range(10)), sweep_seeds=(0, 1, 2)),
@@ -204,9 +204,10 @@ def sweeps(config: SyntheticConfig, # budget, learning rate
                                 dict(safety_weight=(1000.0, 100.0, 10_000.0), lr=lrs)),
             "worst_case": Sweep("worst_case_w{worst_case_weight:g}_lr{lr:g}", common,
                                 dict(worst_case_weight=(100.0, 10.0, 1000.0), lr=lrs)),
-            "forecast": Sweep("forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}", guarded, forecast_grid),
-            "supervised_forecast": Sweep("supervised_forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}",
-                                         dict(guarded, safety_weight=1000.0), forecast_grid)}
+            "forecast": Sweep("forecast_lam{forecast_weight:g}_anchor{anchor_weight:g}", guarded, forecast_grid, LOSS_VARIANTS),
+            # the add-on families hold only the term's settings: run_protocol lays them over the chosen safety configuration
+            **{f"{s}_forecast": Sweep(f"{s}_forecast_lam{{forecast_weight:g}}_anchor{{anchor_weight:g}}", GUARDS, forecast_grid)
+               for s in ("supervised", "worst_case")}}
 
 # %% ../../nbs/09_synthetic.ipynb #d5dcac9a
 REPORT_METRICS = ["median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "median_error_score",
@@ -219,6 +220,7 @@ REPORT_METRICS = ["median_abs_error_log10p", "median_abs_error_score", "median_e
 SPEC = ExperimentSpec("synthetic", make_model, capability_metrics, sweeps, capability="reveal_rate",
                       report_metrics=tuple(REPORT_METRICS), modules=("predfail.experiments.synthetic",),
                       assurance_threshold=1e-3, # below the base model's deployment maxima, above the safety baselines'
+                      cost_metrics={"reveal_xent": "lower"}, # the reveal cross-entropy: the task the rate only thresholds
                       profiles=PROFILES)
 
 # %% ../../nbs/09_synthetic.ipynb #ef3a267a
