@@ -108,7 +108,7 @@ class PasswordConfig(ProtocolConfig):
     n_validation: int = 11_000
     n_heldout: int = 11_000
     steps: int = 24
-    seeds: tuple = (0, 1, 2)
+    seeds: tuple = (0, 1, 2, 3, 4)
 
     def __post_init__(self):
         super().__post_init__()
