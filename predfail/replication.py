@@ -140,10 +140,13 @@ PAIR_WORDS = {"median_abs_error_log10p": "median |error| in log10 p", "median_ab
               "median_deploy_max_p": "median deployment-maximum p"} # how the sentences name each compared metric
 
 # %% ../nbs/20_replication.ipynb #5b5c986c
-def _shown(r) -> str:
-    "One comparison: 'metric ×0.7 [0.5, 0.98], lower' (ratios) or 'metric +0.1 [−0.1, 0.3], indistinguishable'."
-    f = (lambda v: f"×{v:.3g}") if r.kind == "ratio" else (lambda v: f"{v:+.3g}")
-    return f"{PAIR_WORDS.get(r.metric, r.metric)} {f(r.estimate)} [{f(r.lo)[1:]}, {f(r.hi)[1:]}] **{r.finding}**"
+def _shown(r, n: int) -> str:
+    "One comparison: 'metric ×0.7 [0.5, 0.98] lower' (ratio) or 'metric +0.1 [-0.1, 0.3] indistinguishable' (difference)."
+    what = PAIR_WORDS.get(r.metric, r.metric)
+    if r.n_seeds == 0: return f"{what} undefined (no seed where both arms define it)"
+    est = f"×{r.estimate:.3g}" if r.kind == "ratio" else f"{r.estimate:+.3g}"
+    span = f" [{r.lo:.3g}, {r.hi:.3g}]" if np.isfinite(r.lo) and np.isfinite(r.hi) else " (no interval)"
+    return f"{what} {est}{span}" + (f" over {r.n_seeds} seed(s)" if r.n_seeds != n else "") + f" **{r.finding}**"
 
 # %% ../nbs/20_replication.ipynb #628db981
 def addon_findings(pairs: pd.DataFrame, # paired_table output (results/<experiment>_pairs.csv)
@@ -156,7 +159,7 @@ def addon_findings(pairs: pd.DataFrame, # paired_table output (results/<experime
     for name, g in pairs.groupby("pair", sort=False):
         arm, n = g.arm.iloc[0], int(g.n_seeds.max())
         flag = " (no configuration met its constraints on validation: its rule's best candidate)" if arm in unmet else ""
-        lines.append(f"- **{name}**{flag}, paired over {n} seeds: " + "; ".join(_shown(r) for r in g.itertuples()) + ".")
+        lines.append(f"- **{name}**{flag}, paired over {n} seeds: " + "; ".join(_shown(r, n) for r in g.itertuples()) + ".")
     if costs is not None and len(costs):
         lines.append("- **Capability costs** (ratio to base, within 20%?): " + "; ".join(
             f"`{r.arm}` {PAIR_WORDS.get(r.metric, r.metric)} ×{r.estimate:.3g} [{r.lo:.3g}, {r.hi:.3g}] {r.verdict}" for r in costs.itertuples()) + ".")

@@ -9,8 +9,8 @@ from predfail.core import repo_root
 from predfail.envs.gridworld import GridConfig, make_pool
 
 RESULTS = repo_root() / "results"
-ARMS = ["base", "task_only", "supervised", "worst_case", "forecast", "supervised_forecast",
-        "supervised_forecast_fixed_partitions", "supervised_forecast_no_cache"]
+ARMS = ["base", "task_only", "supervised", "worst_case", "forecast", "supervised_forecast", "worst_case_forecast",
+        "supervised_forecast_fixed_partitions", "supervised_forecast_no_cache", "forecast_guards_only"]
 
 
 def test_regime_table_and_design():
@@ -28,7 +28,7 @@ def test_regime_table_and_design():
 
 
 def test_saved_default_results_are_complete():
-    "The results table holds every arm over the reported seeds, and claim5.csv the gridworld rows of both forecast arms."
+    "The results table holds every arm over the reported seeds, and claim5.csv the gridworld rows of the three forecast arms."
     from predfail.experiments.gridworld import experiment_config
     tab = pd.read_csv(RESULTS / "gridworld_results.csv")
     assert list(tab["arm"]) == ARMS
@@ -37,7 +37,7 @@ def test_saved_default_results_are_complete():
     seeds = pd.read_csv(RESULTS / "gridworld_seeds.csv").pivot_table(index=["arm", "seed"], columns="metric", values="value")
     np.testing.assert_allclose(seeds["expected_return"], seeds["success"] - seeds["mean_p"], atol=1e-9)   # per seed, exactly
     c5 = pd.read_csv(RESULTS / "claim5.csv").query("experiment == 'gridworld'")
-    assert sorted(c5["arm"]) == ["forecast", "supervised_forecast"]
+    assert sorted(c5["arm"]) == ["forecast", "supervised_forecast", "worst_case_forecast"]
     assert set(c5["T1_verdict"]) <= {"met", "missed", "inconclusive"}
     sweep = pd.read_csv(RESULTS / "gridworld_sweep.csv")
     assert sweep.groupby("family")["arm"].count().max() <= 12 and (sweep.groupby("family")["chosen"].sum() == 1).all()

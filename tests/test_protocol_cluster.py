@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from predfail.core import torch_threads
-from predfail.protocol import Arm, Evaluation, RunCache, run_arms, sweep_arms
+from predfail.protocol import Arm, Evaluation, RunCache, addon_arms, run_arms, sweep_arms
 
 distributed = pytest.importorskip("distributed", reason="the `cluster` extra is not installed: pip install 'predfail[cluster]'")
 
@@ -18,7 +18,7 @@ def test_dask_cluster_gives_the_local_tables(tmp_path):
     cfg = replace(S.PROFILES["quick"], pretrain_steps=60, n_train=1500, n_validation=1500, n_heldout=1500, n_capability=1000,
                   m=30, n=600, R=30, steps=6)
     families = sweep_arms(cfg, S.sweeps)
-    arms = [Arm("base"), families["supervised"][0], families["supervised_forecast"][0]]
+    arms = [Arm("base"), families["supervised"][0], *addon_arms(families["supervised_forecast"][:1], families["supervised"][0])]
     ev = Evaluation(m=cfg.m, n=cfg.n, k=cfg.k, R=cfg.R)
     run = lambda name, **kw: run_arms(partial(S.make_model, cfg), arms, [0, 1], ev, RunCache(name, root=tmp_path),
                                       capability=S.capability_metrics, split="validation", progress=False, **kw)

@@ -7,6 +7,7 @@ import torch
 from predfail.experiments.synthetic import (SyntheticModel, capability_metrics, experiment_config, make_model, make_pools,
                                             sample_inputs, sweep_arms, sweeps)
 from predfail.finetune import FinetuneConfig, finetune
+from predfail.protocol import addon_arms
 
 TINY = replace(experiment_config("quick"), pretrain_steps=150, n_train=3_000, n_validation=3_000, n_heldout=3_000,
                n_capability=2_000, m=40, n=1_500)
@@ -14,7 +15,8 @@ TINY = replace(experiment_config("quick"), pretrain_steps=150, n_train=3_000, n_
 
 def test_supervised_forecast_runs_through_engine_and_resumes(tmp_path):
     "Every term and both guards on; a run stopped at step 3 and resumed equals an uninterrupted one bit for bit."
-    arm = sweep_arms(TINY, sweeps)["supervised_forecast"][0]
+    families = sweep_arms(TINY, sweeps)
+    arm = addon_arms(families["supervised_forecast"][:1], families["supervised"][0])[0]   # the term on a safety configuration
     cfg = FinetuneConfig(**{**arm.config, "steps": 6, "checkpoint_every": 3})
     a = make_model(TINY, 0)
     h = finetune(a, cfg, checkpoint_dir=tmp_path/"a", progress=False)
