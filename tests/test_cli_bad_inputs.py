@@ -307,7 +307,8 @@ def test_ctrl_c_exits_130_without_traceback():
     p = subprocess.Popen([_exe(), "forecast", "-", "--n", "1e5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _wait_until_reading_stdin(p.pid)               # imports done (however loaded the machine); waiting on standard input
     p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    p.wait(timeout=60)   # standard input stays open: closing it at once could race the signal with end of input
+    err = p.stderr.read(); p.stdin.close(); p.stdout.close(); p.stderr.close()
     assert p.returncode == 130, err
     assert err.decode().strip() == "predfail: interrupted"
 
