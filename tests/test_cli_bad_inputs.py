@@ -304,7 +304,10 @@ def _wait_until_reading_stdin(pid: int, timeout: float = 180.0):
 
 
 def test_ctrl_c_exits_130_without_traceback():
-    p = subprocess.Popen([_exe(), "forecast", "-", "--n", "1e5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # started as a terminal starts a foreground command: with Ctrl-C at its default. A test run launched in the background
+    # (`... &` in a script) inherits SIGINT ignored, which the child would keep, as every Unix program does
+    p = subprocess.Popen([_exe(), "forecast", "-", "--n", "1e5"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     _wait_until_reading_stdin(p.pid)               # imports done (however loaded the machine); waiting on standard input
     p.send_signal(signal.SIGINT)
     p.wait(timeout=60)   # standard input stays open: closing it at once could race the signal with end of input
