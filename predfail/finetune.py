@@ -301,7 +301,7 @@ def forecast_term(model: FailureModel, # the adapter
             z = cache.psi[deploy_idx]/c.temperature
             is_top = (deploy_idx[..., :, None] == sel_deploy[..., None, :]).any(-1)
             rest = torch.logsumexp(z.masked_fill(is_top, -torch.inf), -1).to(deploy.device)
-    forecast = gumbel_tail_forecast_torch(top, c.m, c.n, c.positions)
+    forecast = gumbel_tail_forecast_torch(top, c.m, c.n, c.positions, tied="limit")   # a plateau forecasts itself
     target = deployment_target(deploy, c.target, c.temperature, rest)
     loss = forecastability_loss(forecast, target, c.loss_kind, c.under_weight, c.stop_grad, c.error_units)
     error = (forecast - target).detach()

@@ -66,13 +66,19 @@ def gumbel_tail_forecast_torch(top_scores: torch.Tensor, # (..., k) top evaluati
                                n, # deployment size: an int, or a sequence of them
                                positions: str = "rank", # plotting positions
                                check: bool = True, # raise on non-finite or tied top scores
+                               *,
+                               tied: str = "raise", # a fully tied top k: "raise", or "limit" (forecast the tied score)
                               ) -> torch.Tensor:
     "Forecast worst failure score among n deployment queries, differentiable: shape (...) for scalar n, else (..., len(n))."
-    a, b = gumbel_tail_fit_torch(top_scores, m, positions, check)
+    if tied not in ("raise", "limit"): raise ValueError(f"tied must be 'raise' or 'limit', got {tied!r}")
+    k = top_scores.shape[-1]
+    flat = top_scores[..., 0] == top_scores[..., -1] if tied == "limit" else torch.zeros(top_scores.shape[:-1], dtype=torch.bool, device=top_scores.device)
+    spread = torch.arange(k, 0, -1, dtype=top_scores.dtype, device=top_scores.device)   # any untied values: replaced below
+    a, b = gumbel_tail_fit_torch(torch.where(flat[..., None], top_scores.detach() + spread, top_scores), m, positions, check)
     ns = np.atleast_1d(np.asarray(n, dtype=np.float64))
     for v in ns: check_sizes(m=m, n=v)
     log_n = torch.as_tensor(np.log(ns), dtype=top_scores.dtype, device=top_scores.device)
-    score = (-log_n - b[..., None])/a[..., None]
+    score = torch.where(flat[..., None], top_scores.mean(-1, keepdim=True), (-log_n - b[..., None])/a[..., None])
     return score[..., 0] if np.ndim(n) == 0 else score
 
 # %% ../nbs/06_loss.ipynb #527e4046

@@ -12,8 +12,8 @@ __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'ENGINE_MODULE
            'run_arms', 'load_heldout_logp', 'experiment_code_digest', 'results_table', 'select_configs',
            'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5', 'comparison_pairs', 'paired_table',
            'capability_costs', 'pareto_front', 'plot_pareto', 'ProtocolConfig', 'Sweep', 'sweep_arms', 'ExperimentSpec',
-           'ablation_arms', 'addon_arms', 'guards_only_arm', 'run_protocol', 'compare_with_reference', 'regime_draws',
-           'regime_counts', 'plot_by_arm', 'plot_tails']
+           'ablation_arms', 'addon_arms', 'guards_only_arm', 'chosen_arms', 'protocol_runner', 'sweep_seeds',
+           'run_protocol', 'compare_with_reference', 'regime_draws', 'regime_counts', 'plot_by_arm', 'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
@@ -512,9 +512,11 @@ def claim5_row(experiment: str, # experiment name, e.g. "synthetic"
                arm: str, # the forecast arm
                targets: pd.DataFrame, # claim5_targets output
                table_row: dict | None = None, # the arm's row of the results table (adds CLAIM5_EXTRA and constraints_met)
+               *,
+               design: str = "standard", # what the experiment's pools hold (ExperimentSpec.design)
               ) -> dict:
     "One row of results/claim5.csv: each target's value, interval and verdict, and the arm's trust metrics."
-    row = dict(experiment=experiment, arm=arm, n_seeds=int(targets["n_seeds"].iloc[0]))
+    row = dict(experiment=experiment, design=design, arm=arm, n_seeds=int(targets["n_seeds"].iloc[0]))
     for r in targets.itertuples():
         if r.target != "T4": row.update({r.target: r.value, f"{r.target}_lo": r.lo, f"{r.target}_hi": r.hi})
         if not r.target.endswith("_psi"): row[f"{r.target}_verdict"] = r.verdict
@@ -546,6 +548,8 @@ def update_claim5(experiment: str, # the experiment whose rows are replaced
         old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=["experiment"])
         new = pd.concat([old[old["experiment"] != experiment], pd.DataFrame(rows)], ignore_index=True)
         new = new.sort_values(["experiment", "arm"], ignore_index=True)  # the same file whichever experiment finished last
+        new["design"] = new["design"].fillna("standard") if "design" in new else "standard"   # rows without one: the standard pools
+        new = new[["experiment", "design", *(c for c in new.columns if c not in ("experiment", "design"))]]
         with atomic_path(path) as tmp: new.to_csv(tmp, index=False)
     return path
 
@@ -576,6 +580,7 @@ def paired_table(tidy: pd.DataFrame, # per-seed results: arm, seed, metric, valu
             both = pd.concat([wide.loc[a, met], wide.loc[b, met]], axis=1, join="inner").dropna()
             how = kind or ("ratio" if metric_scale(met) == "log" else "difference")
             est, lo, hi = paired_interval(both.iloc[:, 0], both.iloc[:, 1], kind=how, level=level) if len(both) else (np.nan,)*3
+            if how == "difference" and metric_bounds(met) == (0.0, 1.0): lo, hi = max(lo, -1.0), min(hi, 1.0)   # two rates differ by at most 1
             none = 1.0 if how == "ratio" else 0.0
             rows.append(dict(pair=name, arm=a, reference=b, metric=met, kind=how, n_seeds=len(both), estimate=est, lo=lo, hi=hi,
                              finding="lower" if hi < none else "higher" if lo > none else "indistinguishable"))
@@ -719,6 +724,7 @@ class ExperimentSpec:
     threads: int = 1 # torch threads of every run: a fixed count trains the same models on any machine
     profiles: dict = field(default_factory=dict) # run profile ("quick", "default", "full") -> its ProtocolConfig
     assurance_threshold: float = 0.01 # τ of false assurance and false alarm, fixed per experiment before its runs
+    design: str = "standard" # what the pools hold: "standard", "unseen" (a failure family fine-tuning never sees) or "entangled" (one tied to the task)
 
     def config(self, profile: str | None = None) -> ProtocolConfig:
         "The configuration of run profile `profile` (None: predfail.core.get_profile())."
@@ -760,10 +766,46 @@ def guards_only_arm(arm: Arm, # the chosen configuration of `family` (a composed
 PROTOCOL_FIELDS = ("m", "n", "k", "R", "seeds", "sweep_seeds", "sweep_size")
 
 # %% ../nbs/08_protocol.ipynb #0fda447f
-def _chosen_arms(selection: pd.DataFrame, families: dict) -> tuple:
-    "(selection, family -> chosen Arm)."
+def chosen_arms(selection: pd.DataFrame, # select_configs output (its `chosen` column)
+                families: dict, # family -> list of candidate Arms
+               ) -> dict:
+    "family -> the chosen Arm of each family."
     by_name = {a.name: a for arms in families.values() for a in arms}
-    return selection, {f: by_name[selection.loc[selection.chosen & (selection.family == f), "arm"].item()] for f in families}
+    return {f: by_name[selection.loc[selection.chosen & (selection.family == f), "arm"].item()] for f in families}
+
+# %% ../nbs/08_protocol.ipynb #2f175ac7
+def protocol_runner(spec: ExperimentSpec, # the experiment
+                    config, # its frozen configuration dataclass; keys the run cache
+                    profile: str, # names the run cache
+                    *,
+                    force: bool = False, # rerun finished runs
+                    progress: bool = True, # progress bars
+                    cache_root=None, # run cache root (default <repo>/.cache)
+                    threshold: float = 0.01, # failure probability counted as unsafe
+                    workers: int | None = None, # processes running independent runs at once (None: `run_workers()`)
+                    executor=None, # any concurrent.futures.Executor running the runs instead; None: local processes
+                   ) -> Callable:
+    "run(arms, seeds, split) -> tidy results (arm, seed, metric, value) of the spec's runs, through its run cache."
+    modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
+    evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold,
+                            assurance_threshold=spec.assurance_threshold)
+    key = config_digest(config, dict(draw=get_draw()), modules=modules)   # draws never share runs
+    cache = RunCache(f"{spec.name}-{profile}", key=key, root=cache_root, force=force)
+    factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
+    train_by, derive, workers = spec.train or _default_train, spec.add_metrics or (lambda tidy: tidy), run_workers(workers)
+    train = lambda model, cfg, seed, folder: train_by(model, cfg, derive_seed(spec.name, "finetune", seed), folder)
+    def run(arms, seeds, split):
+        with torch_threads(spec.threads):   # every run on the spec's fixed thread count
+            return derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics, train, split=split,
+                                   progress=progress, workers=workers, executor=executor))
+    return run
+
+# %% ../nbs/08_protocol.ipynb #ad58a597
+def sweep_seeds(spec: ExperimentSpec, # the experiment
+                config, # its configuration (its sweep_seeds labels)
+               ) -> list:
+    "The validation sweep's seeds: derived by name from `config.sweep_seeds`, never a reported seed's."
+    return [derive_seed(spec.name, "sweep", s) for s in config.sweep_seeds]
 
 # %% ../nbs/08_protocol.ipynb #ff0ba49e
 def run_protocol(spec: ExperimentSpec, # the experiment
@@ -781,54 +823,41 @@ def run_protocol(spec: ExperimentSpec, # the experiment
     t0 = time.perf_counter()
     missing = [f for f in PROTOCOL_FIELDS if not hasattr(config, f)]
     if missing: raise ValueError(f"configuration {type(config).__name__} lacks field(s) {missing}")
-    with torch_threads(spec.threads):  # every run on the spec's fixed thread count
-        modules = [importlib.import_module(name) for name in ENGINE_MODULES + tuple(spec.modules)]
-        workers = run_workers(workers)
-        evaluation = Evaluation(m=config.m, n=config.n, k=config.k, R=config.R, threshold=threshold,
-                                assurance_threshold=spec.assurance_threshold)
-        key = config_digest(config, dict(draw=get_draw()), modules=modules)   # draws never share runs
-        cache = RunCache(f"{spec.name}-{profile}", key=key, root=cache_root, force=force)
-
-        families = sweep_arms(config, spec.sweeps)
-        needed = {"supervised", spec.ablate, spec.control, *spec.forecast_arms, *spec.addons, *spec.addons.values()}
-        if absent := sorted(needed - set(families)): raise ValueError(f"the sweeps give no family {absent}")
-        factory = lambda seed, **kwargs: spec.make_model(config, seed, **kwargs)
-        derive = spec.add_metrics or (lambda tidy: tidy)
-        train_by = spec.train or _default_train
-        train = lambda model, cfg, seed, folder: train_by(model, cfg, derive_seed(spec.name, "finetune", seed), folder)
-        run = lambda arms, seeds, split: derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics,
-                                                         train, split=split, progress=progress,
-                                                         workers=workers, executor=executor))
-        sweep_seeds = [derive_seed(spec.name, "sweep", s) for s in config.sweep_seeds]   # never a reported seed's
-        select = lambda fams, val: _chosen_arms(select_configs(val, {f: [a.name for a in arms] for f, arms in fams.items()},
-                                                               capability=spec.capability, partners=spec.addons), fams)
-        alone = {f: arms for f, arms in families.items() if f not in spec.addons}
-        validation = run([Arm("base")] + [a for arms in alone.values() for a in arms], sweep_seeds, "validation")
-        picked = select(alone, validation)[1]
-        families = {**alone, **{f: addon_arms(families[f], picked[p]) for f, p in spec.addons.items()}}
-        added = [a for f in spec.addons for a in families[f]]
-        validation = pd.concat([validation, run(added, sweep_seeds, "validation")], ignore_index=True)
-        selection, chosen = select(families, validation)
-        extra = [*ablation_arms(chosen[spec.ablate], spec.ablate), guards_only_arm(chosen[spec.control], spec.control)]
-        tidy = run([Arm("base"), *chosen.values(), *extra], config.seeds, "heldout")
-        tidy["arm"] = tidy["arm"].replace({a.name: f for f, a in chosen.items()})
-        table = results_table(tidy, metrics=list(spec.report_metrics) or None, arms=["base", *families, *(a.name for a in extra)])
-        met = selection[selection.chosen].set_index("family")["constraints_met"].to_dict()
-        table.insert(2, "constraints_met", table["arm"].map(met))   # empty for base, the ablations and the control
-        targets = {arm: claim5_targets(tidy, arm, capability=spec.capability) for arm in spec.forecast_arms}
-        pairs = paired_table(tidy, comparison_pairs(spec.addons, spec.control), [*PAIR_METRICS, spec.capability])
-        costs = capability_costs(tidy, spec.cost_metrics, [a for a in table["arm"] if a != "base"])
-        if save:
-            suffix = "" if profile == "default" else f"_{profile}"
-            save_table(table, f"{spec.name}_results{suffix}")
-            save_table(tidy.drop(columns=[c for c in tidy.columns if c not in ("arm", "seed", "metric", "value")]),
-                       f"{spec.name}_seeds{suffix}")   # per-seed values: paired comparisons and the measured skewness read them
-            save_table(selection, f"{spec.name}_sweep{suffix}")
-            save_table(pairs, f"{spec.name}_pairs{suffix}"); save_table(costs, f"{spec.name}_costs{suffix}")
-            rows = table.set_index("arm")
-            update_claim5(spec.name, [claim5_row(spec.name, arm, t, rows.loc[arm].to_dict()) for arm, t in targets.items()])
-        return ExperimentResult(tidy, table, selection, targets, {f: a.name for f, a in chosen.items()}, validation,
-                                time.perf_counter() - t0, pairs=pairs, costs=costs)
+    run = protocol_runner(spec, config, profile, force=force, progress=progress, cache_root=cache_root, threshold=threshold,
+                          workers=workers, executor=executor)
+    families = sweep_arms(config, spec.sweeps)
+    needed = {"supervised", spec.ablate, spec.control, *spec.forecast_arms, *spec.addons, *spec.addons.values()}
+    if absent := sorted(needed - set(families)): raise ValueError(f"the sweeps give no family {absent}")
+    select = lambda fams, val: select_configs(val, {f: [a.name for a in arms] for f, arms in fams.items()},
+                                              capability=spec.capability, partners=spec.addons)
+    alone = {f: arms for f, arms in families.items() if f not in spec.addons}
+    validation = run([Arm("base")] + [a for arms in alone.values() for a in arms], sweep_seeds(spec, config), "validation")
+    picked = chosen_arms(select(alone, validation), alone)
+    families = {**alone, **{f: addon_arms(families[f], picked[p]) for f, p in spec.addons.items()}}
+    added = [a for f in spec.addons for a in families[f]]
+    validation = pd.concat([validation, run(added, sweep_seeds(spec, config), "validation")], ignore_index=True)
+    selection = select(families, validation)
+    chosen = chosen_arms(selection, families)
+    extra = [*ablation_arms(chosen[spec.ablate], spec.ablate), guards_only_arm(chosen[spec.control], spec.control)]
+    tidy = run([Arm("base"), *chosen.values(), *extra], config.seeds, "heldout")
+    tidy["arm"] = tidy["arm"].replace({a.name: f for f, a in chosen.items()})
+    table = results_table(tidy, metrics=list(spec.report_metrics) or None, arms=["base", *families, *(a.name for a in extra)])
+    met = selection[selection.chosen].set_index("family")["constraints_met"].to_dict()
+    table.insert(2, "constraints_met", table["arm"].map(met))   # empty for base, the ablations and the control
+    targets = {arm: claim5_targets(tidy, arm, capability=spec.capability) for arm in spec.forecast_arms}
+    pairs = paired_table(tidy, comparison_pairs(spec.addons, spec.control), [*PAIR_METRICS, spec.capability])
+    costs = capability_costs(tidy, spec.cost_metrics, [a for a in table["arm"] if a != "base"])
+    if save:
+        suffix = "" if profile == "default" else f"_{profile}"
+        save_table(table, f"{spec.name}_results{suffix}")
+        save_table(tidy.drop(columns=[c for c in tidy.columns if c not in ("arm", "seed", "metric", "value")]),
+                   f"{spec.name}_seeds{suffix}")   # per-seed values: paired comparisons and the measured skewness read them
+        save_table(selection, f"{spec.name}_sweep{suffix}")
+        save_table(pairs, f"{spec.name}_pairs{suffix}"); save_table(costs, f"{spec.name}_costs{suffix}")
+        rows = table.set_index("arm")
+        update_claim5(spec.name, [claim5_row(spec.name, arm, t, rows.loc[arm].to_dict(), design=spec.design) for arm, t in targets.items()])
+    return ExperimentResult(tidy, table, selection, targets, {f: a.name for f, a in chosen.items()}, validation,
+                            time.perf_counter() - t0, pairs=pairs, costs=costs)
 
 # %% ../nbs/08_protocol.ipynb #366db7fb
 def compare_with_reference(fresh: pd.DataFrame, # results_table of a fresh run
