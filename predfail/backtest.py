@@ -184,13 +184,14 @@ def backtest(pool_scores, # the pool of N failure scores ψ
              positions: str = "rank", # plotting positions of the Gumbel fit
              forecasters=FORECASTERS, # forecasters to compare (names in FORECASTERS)
              lognormal: str = "quantile", # log-normal forecast: "quantile" (1 − 1/n) or "expected_max"
+             tied: str = "raise", # an evaluation set with a fully tied top k: "raise", or "limit" (forecast_batch)
             ) -> pd.DataFrame:
     "Forecast the deployment maximum of R random partitions with each method; one row per (partition, method)."
     unknown = [x for x in forecasters if x not in FORECASTERS]
     if unknown: raise ValueError(f"unknown forecaster(s) {unknown}; choose from {FORECASTERS}")
     parts = sample_partitions(pool_scores, m, n, k, R, seed)
     forecasts = {}
-    if "gumbel" in forecasters: forecasts["gumbel"] = forecast_batch(parts.eval_top, n, k=k, positions=positions, m=m).score[:, 0]
+    if "gumbel" in forecasters: forecasts["gumbel"] = forecast_batch(parts.eval_top, n, k=k, positions=positions, m=m, tied=tied).score[:, 0]
     if lognormal not in ("quantile", "expected_max"): raise ValueError(f"unknown log-normal forecast {lognormal!r}; choose 'quantile' or 'expected_max'")
     z = float(normal_expected_max(n)) if lognormal == "expected_max" else NormalDist().inv_cdf(1 - 1/n)
     if "lognormal" in forecasters: forecasts["lognormal"] = parts.eval_mean + parts.eval_sd*z

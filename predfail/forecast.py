@@ -7,9 +7,10 @@ Docs: https://predfail.github.io/predfail/forecast.html.md"""
 # %% auto #0
 __all__ = ['POSITIONS', 'FIT_METHODS', 'INTERVAL_METHODS', 'INTERVAL_TARGETS', 'LOGNORMAL_FORECASTS', 'harmonic',
            'plotting_positions', 'check_deployment_sizes', 'top_k_desc', 'ols_line', 'line_weights', 'scale_estimate',
-           'Forecaster', 'GumbelTailFit', 'fit_gumbel_tail', 'exp_tail_mean_p', 'BatchForecast', 'forecast_batch',
-           'ForecastInterval', 'interval_samples_needed', 'forecast_interval_batch', 'normal_expected_max',
-           'LogNormalFit', 'fit_lognormal', 'empirical_max', 'gpd_fit_batch', 'GPDTailFit', 'fit_gpd_tail']
+           'Forecaster', 'GumbelTailFit', 'TiedTopError', 'fit_gumbel_tail', 'exp_tail_mean_p', 'BatchForecast',
+           'forecast_batch', 'ForecastInterval', 'interval_samples_needed', 'forecast_interval_batch',
+           'normal_expected_max', 'LogNormalFit', 'fit_lognormal', 'empirical_max', 'gpd_fit_batch', 'GPDTailFit',
+           'fit_gpd_tail']
 
 # %% ../nbs/02_forecast.ipynb #493c3ccb
 from dataclasses import dataclass, field
@@ -150,6 +151,10 @@ class GumbelTailFit(Forecaster):
 
     def forecast_score(self, n): "Forecast worst score among n deployment queries: the 1/n upper quantile."; return (-np.log(check_deployment_sizes(n, self.m)) - self.b)/self.a
 
+# %% ../nbs/02_forecast.ipynb #3166202c
+class TiedTopError(ValueError):
+    "The top k scores are all tied: the Gumbel tail's slope is undefined."
+
 # %% ../nbs/02_forecast.ipynb #8c08734c
 def fit_gumbel_tail(scores, # evaluation failure scores ψ (−inf allowed for p = 0)
                     k: int = 10, # number of top scores to fit
@@ -170,7 +175,7 @@ def fit_gumbel_tail(scores, # evaluation failure scores ψ (−inf allowed for p
     if m < s.size: raise ValueError(f"evaluation size m = {m} is smaller than the {s.size} scores given")
     order = np.sort(finite)[::-1]
     top = order[:k]
-    if top[0] == top[-1]: raise ValueError(f"the top k = {k:,} scores are all tied at {float(top[0]):.6g}: the tail slope is undefined")
+    if top[0] == top[-1]: raise TiedTopError(f"the top k = {k:,} scores are all tied at {float(top[0]):.6g}: the tail slope is undefined")
     a, b, r2 = _tail_line(top[None], m, k, method, positions)
     used = "expected" if method == "mle" else positions
     return GumbelTailFit(float(a[0]), float(b[0]), float(r2[0]), k, m, int(s.size - finite.size), used, top,
@@ -262,6 +267,7 @@ def forecast_batch(scores, # (R, m) evaluation scores, or (R, k) top scores when
                    m: int | None = None, # evaluation size when `scores` holds only the top k
                    positions: str = "rank", # plotting positions
                    method: str = "jones", # "jones", "reverse" or "mle" (see below)
+                   tied: str = "raise", # a fully tied top k: "raise" (TiedTopError), or "limit" (forecast the tied score)
                   ) -> BatchForecast:
     "Vectorised Gumbel-tail forecasts for many evaluation sets."
     s = check_scores(scores)
@@ -274,12 +280,13 @@ def forecast_batch(scores, # (R, m) evaluation scores, or (R, k) top scores when
     if not np.isfinite(top).all():
         bad = int((~np.isfinite(top)).any(-1).sum())
         raise ValueError(f"{bad} evaluation set(s) have fewer than k = {k} usable (finite) scores")
-    tied = top[:, 0] == top[:, -1]
-    if tied.any(): raise ValueError(f"{int(tied.sum())} evaluation set(s) have all top k = {k} scores tied: slope undefined")
+    if tied not in ("raise", "limit"): raise ValueError(f"tied must be 'raise' or 'limit', got {tied!r}")
+    flat = top[:, 0] == top[:, -1]
+    if flat.any() and tied == "raise": raise TiedTopError(f"{int(flat.sum())} evaluation set(s) have all top k = {k} scores tied: slope undefined")
     nn = check_deployment_sizes(np.atleast_1d(n), m)
-    a, b, r2 = _tail_line(top, m, k, method, positions)
-    score = (-np.log(nn)[None, :] - b[:, None])/a[:, None]
-    return BatchForecast(a, b, r2, score, nn)
+    a, b, r2 = _tail_line(np.where(flat[:, None], top + np.arange(k, 0, -1), top), m, k, method, positions)   # flat rows: replaced below
+    score = np.where(flat[:, None], top[:, :1], (-np.log(nn)[None, :] - b[:, None])/a[:, None])   # the limit as the spread vanishes
+    return BatchForecast(np.where(flat, np.inf, a), np.where(flat, np.nan, b), np.where(flat, np.nan, r2), score, nn)
 
 # %% ../nbs/02_forecast.ipynb #71aebcb6
 INTERVAL_METHODS = ("parametric", "bootstrap")

@@ -41,7 +41,7 @@ from .core import (_MISSING, Rule, _load_checked, atomic_write, check_fields, ch
                            warn_cache)
 from .finetune import pool_logp
 from .assurance import assurance_rates, error_above_floor
-from .forecast import fit_gumbel_tail, forecast_batch
+from .forecast import TiedTopError, fit_gumbel_tail, forecast_batch
 from .scores import logp_from_scores, scores_from_logp
 from .seed_intervals import metric_bounds, metric_scale, paired_interval, seed_interval
 
@@ -119,10 +119,12 @@ def evaluate_heldout(logp_heldout, # log failure probabilities of every held-out
     capability = dict(capability or {})
     clash = set(capability) & (set(FORECAST_METRICS) | set(SAFETY_METRICS))
     if clash: raise ValueError(f"capability metric names clash with forecast/safety metrics: {sorted(clash)}")
-    errors = backtest(scores_from_logp(lp), m=m, n=n, k=k, R=R, seed=seed, positions=positions, forecasters=("gumbel",))
+    run = lambda tied: backtest(scores_from_logp(lp), m=m, n=n, k=k, R=R, seed=seed, positions=positions, forecasters=("gumbel",), tied=tied)
+    try: errors, flat = run("raise"), False
+    except TiedTopError: errors, flat = run("limit"), True   # a flat top (say, every input at a score clamp): no tail to forecast
     errors = errors[errors["method"] == "gumbel"].reset_index(drop=True)
-    return HeldoutEval(errors, forecast_metrics(errors), safety_metrics(lp, errors["realised_log10p"], threshold),
-                       capability, m, n, k, R)
+    forecast = dict.fromkeys(FORECAST_METRICS, math.nan) if flat else forecast_metrics(errors)
+    return HeldoutEval(errors, forecast, safety_metrics(lp, errors["realised_log10p"], threshold), capability, m, n, k, R)
 
 # %% ../nbs/08_protocol.ipynb #2501fe66
 FLOOR_METRICS = ("floor_abs_error_log10p", "floor_abs_error_score", "tail_scale")
@@ -140,7 +142,8 @@ def exponential_floor(logp, # log failure probabilities of a whole pool (one arm
     s = scores_from_logp(np.asarray(logp, dtype=np.float64).ravel())
     check_sizes(m, n, k, s.size, "pool")
     # fit the pool's tail over the quantile range an evaluation set's top k covers: the top ⌈k N / m⌉ of N
-    fit = fit_gumbel_tail(s, k=max(k, math.ceil(k*s.size/m)), positions=positions)
+    try: fit = fit_gumbel_tail(s, k=max(k, math.ceil(k*s.size/m)), positions=positions)
+    except TiedTopError: return dict.fromkeys(FLOOR_METRICS, math.nan)   # a flat top has no scale
     scale, loc = -1/fit.a, -fit.b/fit.a   # log P(ψ > x) = a x + b = −(x − loc)/scale
     rng = np.random.default_rng(seed)
     forecast = forecast_batch(loc + scale*rng.exponential(size=(draws, m)), n, k=k, positions=positions).score[:, 0]
@@ -245,6 +248,7 @@ def evaluate_model(model, # a FailureModel, trained or not
     metrics = held.metrics
     if e.assurance_threshold is not None:
         metrics.update(assurance_rates(held.errors.forecast_log10p, held.errors.realised_log10p, threshold=e.assurance_threshold))
+        if math.isnan(held.forecast["median_abs_error_score"]): metrics.update(false_assurance=math.nan, false_alarm=math.nan)
     if e.floor:
         metrics.update(exponential_floor(lp, e.m, e.n, e.k, seed=partitions))
         metrics.update(error_above_floor(metrics))
@@ -494,10 +498,11 @@ def claim5_targets(tidy: pd.DataFrame, # run_arms output on the test pool: arm, 
     for key, (metric, ref, kind) in TARGET_QUANTITIES.items():
         metric = capability if metric == "capability" else metric
         a, b = (wide.loc[x].loc[seeds, metric].to_numpy(np.float64) for x in (arm, refs[ref]))
-        est, lo, hi = (v*(100 if key == "T3" else 1) for v in paired_interval(a, b, kind=kind, level=level))
+        defined = ~(np.isnan(a) | np.isnan(b))   # a forecast undefined for a seed (a flat top) leaves that seed out
+        est, lo, hi = (v*(100 if key == "T3" else 1) for v in paired_interval(a[defined], b[defined], kind=kind, level=level))
         what, op, bound = CLAIM5_BOUNDS[key.split("_")[0]]
         rows.append(dict(target=key, quantity=what.replace("log10 p", "ψ") if key.endswith("_psi") else what, value=est,
-                         lo=lo, hi=hi, goal=f"{op} {bound:g}", verdict=_verdict(lo, hi, op, bound), n_seeds=len(seeds)))
+                         lo=lo, hi=hi, goal=f"{op} {bound:g}", verdict=_verdict(lo, hi, op, bound), n_seeds=int(defined.sum())))
     out = pd.DataFrame(rows)
     v4 = out.set_index("target").loc[["T4a", "T4b"], "verdict"]
     t4 = "met" if (v4 == "met").all() else "missed" if (v4 == "missed").any() else "inconclusive"

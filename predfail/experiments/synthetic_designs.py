@@ -10,7 +10,7 @@ __all__ = ['DESIGNS', 'SPECS', 'DESIGN_CRITERIA', 'CRITERION_WORDS', 'DesignConf
            'make_model', 'design_capability', 'design_spec', 'safety_references', 'criterion_rows', 'design_verdict',
            'design_sentences', 'family_logp']
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #d8a0ad8b
+# %% ../../nbs/09a_synthetic_designs.ipynb #d9748aed
 import copy
 import importlib
 from dataclasses import dataclass
@@ -25,13 +25,13 @@ from ..seed_intervals import paired_interval, seed_interval
 from .synthetic import (PROFILES as STANDARD_PROFILES, PRETRAIN_FIELDS, REPORT_METRICS, SyntheticConfig,
                                            SyntheticModel, _bernoulli_xent, sweeps)
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #3562d1d5
+# %% ../../nbs/09a_synthetic_designs.ipynb #0055df53
 DESIGNS = {"unseen": "family one in training and validation, family two in the test pool",
            "unseen_strict": "no rare family in training or validation, family two in the test pool",
            "unseen_oracle": "both families (half the mass each) in training and validation, family two in testing",
-           "entangled": "family one everywhere, also on authorised requests that must reveal, read by one weight"}
+           "entangled": "family one everywhere, also on authorised requests, which its flag makes look unauthorised"}
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #403045c5
+# %% ../../nbs/09a_synthetic_designs.ipynb #44b134af
 @dataclass(frozen=True)
 class DesignConfig(SyntheticConfig):
     "The synthetic toy with two rare families: where each appears, and whether the task shares family one's flag."
@@ -43,15 +43,15 @@ class DesignConfig(SyntheticConfig):
         if self.design not in DESIGNS: raise ValueError(f"design must be one of {list(DESIGNS)}, got {self.design!r}")
         if not 0 <= self.auth_rare <= 1: raise ValueError(f"auth_rare must be a probability, got {self.auth_rare}")
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #6bcf24ca
+# %% ../../nbs/09a_synthetic_designs.ipynb #fc3e6a5b
 def design_config(design: str, # a key of DESIGNS
                   profile: str | None = None, # "quick", "default" or "full"; None: predfail.core.get_profile()
                  ) -> DesignConfig:
     "The synthetic profile's configuration with `design`'s pools (and, entangled, its task)."
-    extra = dict(auth_mu=0.0, auth_rare=0.25) if design == "entangled" else {}
+    extra = dict(auth_rare=0.25) if design == "entangled" else {}
     return DesignConfig(**{**vars(STANDARD_PROFILES[get_profile(profile)]), **extra}, design=design)
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #1c251e61
+# %% ../../nbs/09a_synthetic_designs.ipynb #78657d96
 def design_inputs(size: int, # number of requests
                          generator: torch.Generator, # source of randomness
                          *,
@@ -67,16 +67,16 @@ def design_inputs(size: int, # number of requests
     r1, r2 = (v < family_one).double(), ((v >= family_one) & (v < family_one + family_two)).double()
     return torch.stack([u, r1, r2, torch.full_like(u, float(authorised))], 1)
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #a2350c70
+# %% ../../nbs/09a_synthetic_designs.ipynb #cf38da41
 def design_scores(x: torch.Tensor, # (N, 4) features
                   config: DesignConfig, # mu, sigma, shift, auth_mu, auth_sigma
                  ) -> torch.Tensor:
-    "The planted scores: the flag shift on top of the synthetic toy's unauthorised or authorised score."
+    "The planted scores: authorised requests reveal as in the synthetic toy; the rest leak, a flag adding the shift."
     u, r1, r2, a = x.unbind(1)
-    c = config
-    return torch.where(a > 0, c.auth_mu + c.auth_sigma*u, c.mu + c.sigma*u + c.shift*r2) + c.shift*r1
+    c, hidden = config, (r1 > 0) & (config.design == "entangled")   # the entangled flag hides the authorisation
+    return torch.where((a > 0) & ~hidden, c.auth_mu + c.auth_sigma*u, c.mu + c.sigma*u + c.shift*(r1 + r2))
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #2faa8c09
+# %% ../../nbs/09a_synthetic_designs.ipynb #82a17d61
 def family_masses(config: DesignConfig, # the design and the rare mass
                   split: str, # "train", "validation" or "heldout"
                  ) -> tuple:
@@ -86,28 +86,26 @@ def family_masses(config: DesignConfig, # the design and the rare mass
     if split == "heldout": return (0.0, r)
     return {"unseen": (r, 0.0), "unseen_strict": (0.0, 0.0), "unseen_oracle": (r/2, r/2)}[config.design]
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #9166661b
+# %% ../../nbs/09a_synthetic_designs.ipynb #09b0b421
 class DesignNet(torch.nn.Module):
-    "MLP from features (u, r1, r2, a) to ψ; with `shared_flag`, family one's flag adds one weight shared by all."
+    "MLP from (u, r1, r2, a) to ψ; with `flag_hides_auth`, a request with family one's flag looks unauthorised."
     def __init__(self, hidden: int = 32, # hidden width
-                 *, shared_flag: bool = False): # family one read through one shared weight
+                 *, flag_hides_auth: bool = False): # the network cannot see the authorisation of a flagged request
         super().__init__()
-        self.shared_flag = shared_flag
+        self.flag_hides_auth = flag_hides_auth
         self.layers = torch.nn.Sequential(torch.nn.Linear(4, hidden), torch.nn.SiLU(), torch.nn.Linear(hidden, hidden),
                                           torch.nn.SiLU(), torch.nn.Linear(hidden, 1)).double()
-        if shared_flag: self.flag = torch.nn.Parameter(torch.zeros((), dtype=torch.float64))
 
     def forward(self, x):
-        if not self.shared_flag: return self.layers(x).squeeze(-1)
-        return self.layers(x*torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=x.dtype)).squeeze(-1) + self.flag*x[:, 1]
+        if self.flag_hides_auth: x = torch.cat([x[:, :3], (x[:, 3]*(1 - x[:, 1]))[:, None]], 1)
+        return self.layers(x).squeeze(-1)
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #96cf1d48
+# %% ../../nbs/09a_synthetic_designs.ipynb #771506e3
 def _pretrain(config: DesignConfig, seed: int) -> DesignNet:
     "Least-squares pretraining to the planted scores: 256 unauthorised and 256 authorised requests per step."
     seed_everything(seed)
-    net, g = DesignNet(config.hidden, shared_flag=config.design == "entangled"), torch.Generator().manual_seed(seed)
-    flag = [dict(params=[net.flag], lr=10*config.pretrain_lr)] if net.shared_flag else []   # one weight: the shift
-    opt = torch.optim.Adam([dict(params=net.layers.parameters()), *flag], lr=config.pretrain_lr)
+    net, g = DesignNet(config.hidden, flag_hides_auth=config.design == "entangled"), torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=config.pretrain_lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.pretrain_steps)
     for _ in range(config.pretrain_steps):
         x = torch.cat([design_inputs(256, g, family_one=config.pretrain_rare, family_two=config.pretrain_rare),
@@ -116,21 +114,21 @@ def _pretrain(config: DesignConfig, seed: int) -> DesignNet:
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     return net
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #6cc55045
+# %% ../../nbs/09a_synthetic_designs.ipynb #d6d31ba8
 def pretrain_base(config: DesignConfig, # toy, design and pretraining settings
                   seed: int, # seed of the base model
                  ) -> DesignNet:
     "The base network of `seed` (cached, keyed by the pretraining settings, the architecture and this module's code)."
-    shared = config.design == "entangled"
-    key = config_digest({f: getattr(config, f) for f in PRETRAIN_FIELDS + ("auth_rare",)}, shared, seed,
+    hides = config.design == "entangled"
+    key = config_digest({f: getattr(config, f) for f in PRETRAIN_FIELDS + ("auth_rare",)}, hides, seed,
                         modules=(importlib.import_module("predfail.experiments.synthetic_designs"),))
     def load(path):
-        net = DesignNet(config.hidden, shared_flag=shared); net.load_state_dict(torch.load(path)); return net
+        net = DesignNet(config.hidden, flag_hides_auth=hides); net.load_state_dict(torch.load(path)); return net
     path = repo_root()/".cache"/"synthetic_designs"/f"base-{key}-seed{seed}.pt"
     save = lambda net, tmp: torch.save(net.state_dict(), tmp)
     return load_or_compute(path, lambda: _pretrain(config, seed), save, load)
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #1f171584
+# %% ../../nbs/09a_synthetic_designs.ipynb #3e4dafb2
 class DesignModel(SyntheticModel):
     "The synthetic adapter with four features: task batches carry family one's flag at `auth_rare`."
     def task_loss(self, generator):
@@ -139,7 +137,7 @@ class DesignModel(SyntheticModel):
         xa = design_inputs(c.task_batch, generator, family_one=c.auth_rare, authorised=True)
         return _bernoulli_xent(self.net(xa), design_scores(xa, c)).mean()
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #a7588638
+# %% ../../nbs/09a_synthetic_designs.ipynb #560e7b68
 def make_design_pools(config: DesignConfig, # pool sizes, rare mass and design
                       seed: int, # seed of the pools
                      ) -> dict:
@@ -149,7 +147,7 @@ def make_design_pools(config: DesignConfig, # pool sizes, rare mass and design
     masses = {s: dict(zip(("family_one", "family_two"), family_masses(config, s))) for s in splits}
     return {s: design_inputs(getattr(config, f"n_{s}"), g, **masses[s]) for s in masses}
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #2dd1cd5e
+# %% ../../nbs/09a_synthetic_designs.ipynb #77355825
 def make_model(config: DesignConfig, # the run's configuration
                seed: int, # seed of base model and pools
               ) -> DesignModel:
@@ -157,7 +155,7 @@ def make_model(config: DesignConfig, # the run's configuration
     net = pretrain_base(config, derive_seed("synthetic_designs", "base", seed))
     return DesignModel(copy.deepcopy(net), make_design_pools(config, seed), config, seed)
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #ea2481b6
+# %% ../../nbs/09a_synthetic_designs.ipynb #10c5aa3d
 def design_capability(model: DesignModel, # the adapter
                       seed: int, # seed of the capability sets
                       split: str = "heldout", # "validation" or "heldout"
@@ -172,7 +170,7 @@ def design_capability(model: DesignModel, # the adapter
     return {"reveal_rate": reveal(psi), "flag_reveal_rate": reveal(psi_f),
             "reveal_xent": float(_bernoulli_xent(psi, design_scores(x, c)).mean())}
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #8530132c
+# %% ../../nbs/09a_synthetic_designs.ipynb #5f23f9eb
 def design_spec(design: str, # a key of DESIGNS
                ) -> ExperimentSpec:
     "The protocol's view of one design: results/synthetic_<design>_*.csv and its claim5.csv rows."
@@ -184,10 +182,10 @@ def design_spec(design: str, # a key of DESIGNS
                           design="entangled" if design == "entangled" else "unseen",
                           profiles={p: design_config(design, p) for p in STANDARD_PROFILES})
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #3fa959d4
+# %% ../../nbs/09a_synthetic_designs.ipynb #9699301c
 SPECS = {d: design_spec(d) for d in DESIGNS}
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #91f9bd14
+# %% ../../nbs/09a_synthetic_designs.ipynb #af826e25
 DESIGN_CRITERIA = {
     "unseen": [("psi_error_vs_base", "ratio", "median_abs_error_score", "base", 0.5),
                ("psi_error_vs_safest", "ratio", "median_abs_error_score", "safest", 0.5),
@@ -199,7 +197,7 @@ DESIGN_CRITERIA = {
                   ("false_assurance_vs_each_safety", "excess", "false_assurance", "each_safety", 0.5),
                   ("guards_only_misses_T1_psi", "control_misses", "median_abs_error_score", "base", 0.5)]}
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #69669bba
+# %% ../../nbs/09a_synthetic_designs.ipynb #3260caf0
 def safety_references(selection: pd.DataFrame, # select_configs output
                       families=("supervised", "worst_case"), # the safety families
                      ) -> dict:
@@ -209,7 +207,7 @@ def safety_references(selection: pd.DataFrame, # select_configs output
     safest = ok.sort_values(["mean_p", "median_deploy_max_p"], kind="stable").family.iloc[0]
     return {"safest": [safest], "each_safety": list(ok.family)}
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #d254d5d7
+# %% ../../nbs/09a_synthetic_designs.ipynb #1ed5303a
 def criterion_rows(wide: pd.DataFrame, # per-seed values: index (arm, seed), one column per metric
                    criterion: tuple, # (target, how, metric, reference, bound) as in DESIGN_CRITERIA
                    arm: str, # the arm judged
@@ -235,7 +233,7 @@ def criterion_rows(wide: pd.DataFrame, # per-seed values: index (arm, seed), one
                          hi=hi, n_seeds=len(both), verdict=verdict))
     return rows
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #05ddcbca
+# %% ../../nbs/09a_synthetic_designs.ipynb #ab1ca49e
 def design_verdict(result, # the ExperimentResult of a design's run
                    design: str, # "unseen" or "entangled": which criteria
                    arm: str = "forecast", # the forecast arm judged
@@ -257,7 +255,7 @@ def design_verdict(result, # the ExperimentResult of a design's run
     overall = "met" if (out.verdict == "met").all() else "missed" if (psi.lo >= 0.8).all() else "inconclusive"
     return out, overall
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #7358bcb0
+# %% ../../nbs/09a_synthetic_designs.ipynb #a4718377
 CRITERION_WORDS = {"psi_error_vs_base": "median |ψ error| / base's",
                    "psi_error_vs_safest": "median |ψ error| / the safest baseline's",
                    "psi_error_vs_each_safety": "median |ψ error| / a capable safety baseline's",
@@ -267,7 +265,7 @@ CRITERION_WORDS = {"psi_error_vs_base": "median |ψ error| / base's",
                    "guards_only_misses_T1_psi": "guards-only control's median |ψ error| / base's (must stay above 0.5)",
                    "capability_T3": "capability − base's (points)"} # how the sentences name each criterion
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #6b3588ec
+# %% ../../nbs/09a_synthetic_designs.ipynb #1fc79ec0
 def design_sentences(name: str, # the run's name, e.g. "synthetic_unseen"
                      rows: pd.DataFrame, # design_verdict rows
                      overall: str, # design_verdict's overall verdict
@@ -281,7 +279,7 @@ def design_sentences(name: str, # the run's name, e.g. "synthetic_unseen"
         return f"{what}{ref} {r.estimate:.3g} {span} over {r.n_seeds} seeds: {r.verdict}"
     return f"- **`{name}`: {overall}.** " + "; ".join(clause(r) for r in rows.itertuples()) + "."
 
-# %% ../../nbs/09a_synthetic_designs.ipynb #8e775a37
+# %% ../../nbs/09a_synthetic_designs.ipynb #4b6905d9
 def family_logp(result, # a design's ExperimentResult
                 spec: ExperimentSpec, # its spec
                 profile: str, # the profile it ran at
