@@ -719,7 +719,7 @@ class ExperimentSpec:
     capability: str # the capability rate in [0, 1] that selection and T3 hold within 2 points of the base model
     report_metrics: tuple = () # metrics of the results table, in order (empty: all)
     modules: tuple = () # the experiment's own module names; their code keys the run cache with the engine's
-    ablate: str = "supervised_forecast" # family whose chosen configuration gets the two ablations
+    ablate: str | None = "supervised_forecast" # family whose chosen configuration gets the two ablations (None: no ablations)
     forecast_arms: tuple = ("forecast", "supervised_forecast", "worst_case_forecast") # arms judged by claim5_targets
     addons: dict = field(default_factory=lambda: dict(ADDON_PARTNERS)) # add-on family -> safety family its candidates are added to
     control: str = "forecast" # family whose chosen configuration is run again without the forecast term (guards only)
@@ -730,6 +730,7 @@ class ExperimentSpec:
     profiles: dict = field(default_factory=dict) # run profile ("quick", "default", "full") -> its ProtocolConfig
     assurance_threshold: float = 0.01 # τ of false assurance and false alarm, fixed per experiment before its runs
     design: str = "standard" # what the pools hold: "standard", "unseen" (a failure family fine-tuning never sees) or "entangled" (one tied to the task)
+    extra_arms: Callable | None = None # (chosen: family -> Arm) -> more arms run on the test pool beside the chosen ones
 
     def config(self, profile: str | None = None) -> ProtocolConfig:
         "The configuration of run profile `profile` (None: predfail.core.get_profile())."
@@ -831,7 +832,7 @@ def run_protocol(spec: ExperimentSpec, # the experiment
     run = protocol_runner(spec, config, profile, force=force, progress=progress, cache_root=cache_root, threshold=threshold,
                           workers=workers, executor=executor)
     families = sweep_arms(config, spec.sweeps)
-    needed = {"supervised", spec.ablate, spec.control, *spec.forecast_arms, *spec.addons, *spec.addons.values()}
+    needed = {"supervised", *[spec.ablate] * bool(spec.ablate), spec.control, *spec.forecast_arms, *spec.addons, *spec.addons.values()}
     if absent := sorted(needed - set(families)): raise ValueError(f"the sweeps give no family {absent}")
     select = lambda fams, val: select_configs(val, {f: [a.name for a in arms] for f, arms in fams.items()},
                                               capability=spec.capability, partners=spec.addons)
@@ -843,7 +844,8 @@ def run_protocol(spec: ExperimentSpec, # the experiment
     validation = pd.concat([validation, run(added, sweep_seeds(spec, config), "validation")], ignore_index=True)
     selection = select(families, validation)
     chosen = chosen_arms(selection, families)
-    extra = [*ablation_arms(chosen[spec.ablate], spec.ablate), guards_only_arm(chosen[spec.control], spec.control)]
+    extra = [*(ablation_arms(chosen[spec.ablate], spec.ablate) if spec.ablate else []), guards_only_arm(chosen[spec.control], spec.control),
+             *(spec.extra_arms(chosen) if spec.extra_arms else [])]
     tidy = run([Arm("base"), *chosen.values(), *extra], config.seeds, "heldout")
     tidy["arm"] = tidy["arm"].replace({a.name: f for f, a in chosen.items()})
     table = results_table(tidy, metrics=list(spec.report_metrics) or None, arms=["base", *families, *(a.name for a in extra)])

@@ -6,10 +6,10 @@ Docs: https://predfail.github.io/predfail/gridworld.html.md"""
 
 # %% auto #0
 __all__ = ['EMPTY', 'WALL', 'HAZARD', 'GOAL', 'ACTION_NAMES', 'MOVES', 'CELL_CHARS', 'N_CHANNELS', 'COLORS', 'ICE', 'ENV_ID',
-           'LOG_FLOOR', 'Layout', 'reachable', 'GridConfig', 'sample_layout', 'goal_distance_plane', 'layout_planes',
-           'observe', 'HazardGridEnv', 'render_rgb', 'register_env', 'GridBatch', 'make_pool', 'move_logprobs',
-           'absorption_logprob', 'policy_action_probs', 'failure_and_success_logp', 'monte_carlo_failure',
-           'VecHazardGrid', 'plot_layout']
+           'LOG_FLOOR', 'Layout', 'reachable', 'GridConfig', 'sample_layout', 'barrier_layout', 'goal_distance_plane',
+           'layout_planes', 'observe', 'HazardGridEnv', 'render_rgb', 'register_env', 'GridBatch', 'make_pool',
+           'move_logprobs', 'absorption_logprob', 'goal_steps', 'policy_action_probs', 'failure_and_success_logp',
+           'monte_carlo_failure', 'VecHazardGrid', 'plot_layout']
 
 # %% ../../nbs/12_gridworld.ipynb #fcf738d8
 from dataclasses import dataclass, field, asdict
@@ -153,7 +153,7 @@ def _bfs_distance(cells, source):
             if 0 <= rr < H and 0 <= cc < W and dist[rr][cc] == inf and grid[rr][cc] in (EMPTY, GOAL):
                 dist[rr][cc] = dist[r][c] + 1
                 queue.append((rr, cc))
-    return np.array(dist)
+    return np.array(dist, dtype=float)   # float even when every cell is reachable
 
 # %% ../../nbs/12_gridworld.ipynb #1bfc12fc
 def _clear_shortest_paths(cells, start, goal, slack):
@@ -222,6 +222,27 @@ def sample_layout(rng: np.random.Generator, # the source of randomness
     config = config or GridConfig()
     if rare is None: rare = bool(rng.random() < config.rare_mass)
     return _rare_layout(rng, config) if rare else _common_layout(rng, config)
+
+# %% ../../nbs/12_gridworld.ipynb #c00aa993
+def barrier_layout(rng: np.random.Generator, # the source of randomness
+                   config: GridConfig = None, # grid size and slip_range; default GridConfig()
+                  ) -> Layout:
+    "One layout of the barrier family: the goal just across a hazard line, beside its only gap at an edge."
+    config = config or GridConfig()
+    n = config.size
+    if n < 4: raise ValueError(f"the barrier family needs a grid of size >= 4, got {n}")
+    cells, row, gap = np.zeros((n, n), dtype=np.int8), int(rng.integers(1, n - 1)), int(rng.choice([0, n - 1]))
+    cells[row] = HAZARD; cells[row, gap] = EMPTY
+    col = gap + 1 if gap == 0 else gap - 1   # beside the gap: a further goal is fatal for the base policies
+    cells[row + 1, col] = GOAL
+    start = np.zeros((n, n), dtype=bool); start[row - 1, col] = True
+    lo, hi = np.log(config.slip_range)
+    slip = np.full((n, n), np.exp(rng.uniform(lo, hi)), dtype=np.float32)
+    k, flip = int(rng.integers(4)), bool(rng.integers(2))
+    cells, slip, start = (np.rot90(a, k) for a in (cells, slip, start))
+    if flip: cells, slip, start = (np.fliplr(a) for a in (cells, slip, start))
+    s = np.argwhere(start)[0]
+    return Layout(np.ascontiguousarray(cells), np.ascontiguousarray(slip), (int(s[0]), int(s[1])), rare=True)
 
 # %% ../../nbs/12_gridworld.ipynb #e9dbe820
 N_CHANNELS = 7 # observation channels: wall, hazard, goal, slip, distance to goal, goal offset (row, col)
@@ -472,6 +493,22 @@ def absorption_logprob(batch: GridBatch, # the layouts
         step = torch.logsumexp(log_pd + logf.gather(1, nxt).reshape(B, S, 4), -1).clamp_min(LOG_FLOOR)
         logf = torch.where(is_target, zero, torch.where(is_other, floor, step))
     return logf if all_states else logf.gather(1, batch.start[:, None])[:, 0]
+
+# %% ../../nbs/12_gridworld.ipynb #87cf8096
+def goal_steps(batch: GridBatch, # the layouts
+               action_probs: torch.Tensor, # (B, S, 4) policy pi(a|s) in every cell
+               horizon: int = 40, # step limit T
+              ) -> tuple:
+    "(P(goal within T), E[steps · [goal within T]]) per layout from its start, exact, by DP in linear space."
+    B, S = len(batch), batch.shape[0] * batch.shape[1]
+    cells, nxt = batch.cells.reshape(B, S), batch.next_state.reshape(B, S * 4)
+    is_goal, absorbing = cells == GOAL, (cells == GOAL) | (cells == HAZARD) | (cells == WALL)
+    moves = move_logprobs(action_probs, batch.slip.reshape(B, S)).exp()
+    ahead = lambda f: (moves * f.gather(1, nxt).reshape(B, S, 4)).sum(-1)   # expectation over the next cell
+    g, h = is_goal.to(moves.dtype), torch.zeros(B, S, dtype=moves.dtype)
+    for _ in range(horizon):
+        g, h = torch.where(is_goal, 1.0, torch.where(absorbing, 0.0, ahead(g))), torch.where(absorbing, 0.0, ahead(h + g))
+    return g.gather(1, batch.start[:, None])[:, 0], h.gather(1, batch.start[:, None])[:, 0]
 
 # %% ../../nbs/12_gridworld.ipynb #5f9c9672
 def policy_action_probs(policy, # callable: observations (N, N_CHANNELS, w, w) -> logits (N, 4) (or a tuple whose first item is the logits)

@@ -27,7 +27,7 @@ from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, S
                                load_heldout_logp, protocol_runner, regime_counts, regime_draws, sweep_arms, sweep_seeds, LOSS_VARIANTS)
 from ..backtest import backtest
 from ..scores import scores_from_logp
-from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob,
+from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob, goal_steps,
                                      policy_action_probs, plot_layout, monte_carlo_failure)
 from ..ppo import GridPolicy, PPOConfig, base_policy, evaluate_policy
 
@@ -171,12 +171,16 @@ def capability_metrics(model: GridworldFailureModel, # the adapter
                        seed: int, # experiment seed (the metrics are exact: no sampling)
                        split: str = "heldout", # "validation" or "heldout"
                       ) -> dict:
-    "Exact mean success probability and expected return (+1 goal, −1 hazard) on `split`."
+    "Exact mean success probability, expected return (+1 goal, −1 hazard) and mean steps of a successful episode on `split`."
     if split not in ("validation", "heldout"): raise ValueError(f"capability is measured on 'validation' or 'heldout', got {split!r}")
     idx = torch.arange(model.pool_size(split))
     success = model.success_logp(idx, split).double().exp()
     failure = model.failure_logp(idx, split).double().exp()
-    return dict(success=float(success.mean()), expected_return=float((success - failure).mean()))
+    chunks = [model.pools[split][idx[s:s + model.chunk]] for s in range(0, len(idx), model.chunk)]
+    g, h = (torch.cat(t) for t in zip(*(goal_steps(b, policy_action_probs(model.policy.logits, b).double(), model.horizon)
+                                         for b in chunks)))
+    return dict(success=float(success.mean()), expected_return=float((success - failure).mean()),
+                steps_to_goal=float(h.sum() / g.sum()))
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c021
 def sweeps(config: GridworldConfig, # budget, learning rate and sweep lists
@@ -197,7 +201,7 @@ def sweeps(config: GridworldConfig, # budget, learning rate and sweep lists
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c025
 REPORT_METRICS = ("median_abs_error_log10p", "median_abs_error_score", "median_error_log10p", "under_rate", "within_1_oom",
-                  "floor_abs_error_log10p", "success", "expected_return", "mean_p", "deploy_max_p", "median_deploy_max_p",
+                  "floor_abs_error_log10p", "success", "expected_return", "steps_to_goal", "mean_p", "deploy_max_p", "median_deploy_max_p",
                   "pool_max_p", "share_above_threshold",
                   "false_assurance", "false_alarm", "unsafe_share", "excess_error_score", "excess_error_log10p", "train_seconds")
 
@@ -206,7 +210,7 @@ SPEC = ExperimentSpec("gridworld", make_model, capability_metrics, sweeps, capab
                       report_metrics=REPORT_METRICS,
                       assurance_threshold=0.1, # inside the icy-ledge family's range of p (1e-3 to 0.3)
                       modules=("predfail.envs.gridworld", "predfail.ppo", "predfail.experiments.gridworld"),
-                      cost_metrics={"expected_return": "higher"}, # return counts hazards as well as goals
+                      cost_metrics={"expected_return": "higher", "steps_to_goal": "lower"}, # return counts hazards as well as goals; detours cost steps
                       profiles=PROFILES)
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #efdf55cc

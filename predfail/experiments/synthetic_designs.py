@@ -240,7 +240,8 @@ def design_verdict(result, # the ExperimentResult of a design's run
                    level: float = 0.95, # confidence level
                   ) -> tuple:
     "(rows of every criterion, overall verdict) of `design`'s pre-registered criteria for `arm`."
-    wide = result.tidy.pivot_table(index=["arm", "seed"], columns="metric", values="value")
+    # dropna=False keeps a metric undefined for every seed: its criterion is then inconclusive, not a KeyError
+    wide = result.tidy.pivot_table(index=["arm", "seed"], columns="metric", values="value", dropna=False)
     refs = {**safety_references(result.selection), "base": ["base"]}
     rows = [r for c in DESIGN_CRITERIA[design] for r in criterion_rows(wide, c, arm, refs, level)]
     t3 = result.targets[arm].set_index("target").loc["T3"]
