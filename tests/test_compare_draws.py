@@ -34,3 +34,8 @@ def test_compare_passes_equal_and_fails_moved_draws(tmp_path):
     assert compare(a, b) == 0
     assert compare(a, c) == 1
     assert compare(a, tmp_path/"missing") == 1
+    _table().to_csv(b/"other_results_quick.csv", index=False)   # a table draw B wrote and draw A did not
+    assert compare(a, b) == 1
+    _table().to_csv(a/"third_results_quick.csv", index=False)   # a draw-A table not rerun at draw B: named, not judged
+    (b/"other_results_quick.csv").unlink()
+    assert compare(a, b) == 0

@@ -4,6 +4,8 @@
 
 `make test` runs the experiment notebooks at the quick profile at draws 0 and 1 on one machine, so this comparison
 is judged on any machine (the committed quick reference is judged only where the numerics fingerprint matches).
+Draw B reruns a chosen set of experiments (the test budget does not allow all of them twice): every results table
+draw B wrote is compared, each must exist in draw A, and the tables of draw A that draw B did not rerun are named.
 Each arm's mean of each metric in draw B is checked against draw A's interval over seeds (`compare_with_reference`).
 Under exchangeable normal seeds a t interval over s seeds holds another draw's mean with probability
 p_in = P(|T_{s-1}| <= t_{s-1, 0.975} / sqrt 2) (the difference of the two means is sqrt 2 times the first's standard
@@ -27,12 +29,14 @@ def inside_probability(seeds: int) -> float:
 
 
 def compare(dir_a: Path, dir_b: Path) -> int:
-    tables = sorted(Path(dir_a).glob("*_results*.csv"))
-    if not tables: print(f"no results tables in {dir_a}"); return 1
+    tables = sorted(Path(dir_b).glob("*_results*.csv"))
+    if not tables: print(f"no results tables in {dir_b}"); return 1
+    not_rerun = sorted({p.name for p in Path(dir_a).glob("*_results*.csv")} - {p.name for p in tables})
+    if not_rerun: print(f"not rerun at draw B, so not compared: {', '.join(not_rerun)}")
     rows = []
-    for path in tables:
-        other = Path(dir_b)/path.name
-        if not other.exists(): print(f"{path.name}: draw B wrote no such table in {dir_b}"); return 1
+    for other in tables:
+        path = Path(dir_a)/other.name
+        if not path.exists(): print(f"{other.name}: draw A wrote no such table in {dir_a}"); return 1
         a, b = pd.read_csv(path), pd.read_csv(other)
         metrics = [c[:-3] for c in a.columns if c.endswith("_lo") and "seconds" not in c]
         out = compare_with_reference(b, a, metrics).assign(table=path.name, seeds=int(a["n_seeds"].min()))
