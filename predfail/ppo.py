@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
-from .core import repo_root, seed_everything, get_profile, config_digest, load_or_compute, show_progress
+from .core import repo_root, seed_everything, get_profile, config_digest, load_or_compute, show_progress, torch_threads
 from .envs.gridworld import (GridConfig, GridBatch, VecHazardGrid, make_pool, HAZARD, GOAL, N_CHANNELS,
                                      failure_and_success_logp, absorption_logprob, policy_action_probs)
 
@@ -201,7 +201,8 @@ def base_policy(grid_config: GridConfig = None, # environment and input distribu
     path = Path(model_dir or repo_root() / "models" / "gridworld") / f"ppo_{config_digest(grid_config, config, modules=[env_module, ppo_module])}.pt"
     trained = {}
     def compute():
-        t0 = time.time(); policy, log = train_ppo(grid_config, config, progress)
+        t0 = time.time()
+        with torch_threads(1): policy, log = train_ppo(grid_config, config, progress)   # the same policy on any core count
         trained["yes"] = True
         return dict(state_dict=policy.state_dict(), log=log, seconds=time.time() - t0, grid_config=asdict(grid_config), config=asdict(config))
     saved = load_or_compute(path, compute, lambda obj, tmp: torch.save(obj, tmp), lambda p: torch.load(p, weights_only=False), force)
