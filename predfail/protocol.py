@@ -13,7 +13,8 @@ __all__ = ['FORECAST_METRICS', 'SAFETY_METRICS', 'FLOOR_METRICS', 'ENGINE_MODULE
            'claim5_targets', 'claim5_row', 'ExperimentResult', 'update_claim5', 'comparison_pairs', 'paired_table',
            'capability_costs', 'pareto_front', 'plot_pareto', 'ProtocolConfig', 'Sweep', 'sweep_arms', 'ExperimentSpec',
            'ablation_arms', 'addon_arms', 'guards_only_arm', 'chosen_arms', 'protocol_runner', 'sweep_seeds',
-           'run_protocol', 'compare_with_reference', 'regime_draws', 'regime_counts', 'plot_by_arm', 'plot_tails']
+           'run_protocol', 'family_logp', 'compare_with_reference', 'regime_draws', 'regime_counts', 'plot_by_arm',
+           'plot_tails']
 
 # %% ../nbs/08_protocol.ipynb #6b141e23
 import importlib
@@ -865,6 +866,22 @@ def run_protocol(spec: ExperimentSpec, # the experiment
         update_claim5(spec.name, [claim5_row(spec.name, arm, t, rows.loc[arm].to_dict(), design=spec.design) for arm, t in targets.items()])
     return ExperimentResult(tidy, table, selection, targets, {f: a.name for f, a in chosen.items()}, validation,
                             time.perf_counter() - t0, pairs=pairs, costs=costs)
+
+# %% ../nbs/08_protocol.ipynb #c5eb0539
+def family_logp(result: ExperimentResult, # what run_protocol returned (its chosen configurations)
+                spec: ExperimentSpec, # the experiment it ran
+                profile: str, # the profile it ran at
+                arms, # arm names of the results table
+                family: Callable, # (config, seed) -> boolean mask over the test pool: the family's inputs
+                *,
+                cache_root=None, # run cache root (default <repo>/.cache)
+               ) -> pd.DataFrame:
+    "Long table (arm, seed, log10p) of one family of test-pool inputs, from the scores run_arms saved."
+    config, folders = spec.config(profile), {"base": "base", **result.chosen}
+    def one(arm, seed):
+        logp = load_heldout_logp(f"{spec.name}-{profile}", folders.get(arm, arm), seed, cache_root)
+        return pd.DataFrame(dict(arm=arm, seed=seed, log10p=logp[np.asarray(family(config, seed), dtype=bool)]/np.log(10)))
+    return pd.concat([one(a, s) for s in config.seeds for a in arms], ignore_index=True)
 
 # %% ../nbs/08_protocol.ipynb #366db7fb
 def compare_with_reference(fresh: pd.DataFrame, # results_table of a fresh run

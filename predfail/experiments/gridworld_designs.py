@@ -7,7 +7,7 @@ Docs: https://predfail.github.io/predfail/gridworld_designs.html.md"""
 # %% auto #0
 __all__ = ['GRIDWORLD_DESIGNS', 'VARIANT_FAMILIES', 'SPEC', 'design_families', 'design_layouts', 'make_design_pools',
            'GridworldDesignConfig', 'design_config', 'make_model', 'family_regime', 'variant_arms', 'design_spec',
-           'barrier_logp']
+           'barrier_family']
 
 # %% ../../nbs/14a_gridworld_designs.ipynb #76d01907
 import copy
@@ -21,7 +21,7 @@ from ..core import config_digest, derive_seed, get_profile
 from ..envs.gridworld import GridBatch, barrier_layout, failure_and_success_logp, sample_layout
 from .gridworld import (PROFILES as GRIDWORLD_PROFILES, SPEC as GRIDWORLD_SPEC, GridworldConfig,
                                             GridworldFailureModel, base_policy_for, make_pools)
-from ..protocol import Arm, ExperimentSpec, load_heldout_logp
+from ..protocol import Arm, ExperimentSpec
 
 # %% ../../nbs/14a_gridworld_designs.ipynb #2ecd1891
 GRIDWORLD_DESIGNS = {"unseen": "the icy ledge in training and validation, the barrier in the test pool",
@@ -143,18 +143,8 @@ def design_spec(design: str = "unseen", # a key of GRIDWORLD_DESIGNS
 SPEC = design_spec("unseen")
 
 # %% ../../nbs/14a_gridworld_designs.ipynb #cf001bf8
-def barrier_logp(result, # the design's ExperimentResult
-                 spec: ExperimentSpec, # its spec
-                 profile: str, # the profile it ran at
-                 arms, # arm names of the results table
-                 cache_root=None, # run cache root (default <repo>/.cache)
-                ) -> pd.DataFrame:
-    "Long table (arm, seed, log10p) of the test pool's barrier layouts, from the saved held-out scores."
-    config, folders = spec.config(profile), {"base": "base", **result.chosen}
-    rows = []
-    for seed in config.seeds:
-        mask = make_design_pools(config, seed)["heldout"].rare.numpy()
-        for arm in arms:
-            lp = load_heldout_logp(f"{spec.name}-{profile}", folders.get(arm, arm), seed, cache_root)[mask]
-            rows.append(pd.DataFrame(dict(arm=arm, seed=seed, log10p=lp / np.log(10))))
-    return pd.concat(rows, ignore_index=True)
+def barrier_family(config: GridworldConfig, # a design's configuration
+                   seed: int, # the run's seed
+                  ) -> np.ndarray:
+    "Boolean mask of the test pool's barrier layouts."
+    return make_design_pools(config, seed)["heldout"].rare.numpy()

@@ -7,7 +7,7 @@ Docs: https://predfail.github.io/predfail/password_designs.html.md"""
 # %% auto #0
 __all__ = ['PASSWORD_DESIGNS', 'SEEN_TRIGGERS', 'UNSEEN_TRIGGERS', 'VARIANT_FAMILIES', 'SPEC', 'design_phrases', 'trigger_phrase',
            'with_phrases', 'PasswordDesignConfig', 'design_config', 'make_design_pools', 'make_model',
-           'design_capability', 'phrase_leak', 'variant_arms', 'design_spec', 'trigger_logp']
+           'design_capability', 'phrase_leak', 'variant_arms', 'design_spec', 'trigger_family']
 
 # %% ../../nbs/11a_password_designs.ipynb #a074e82a
 import functools
@@ -22,7 +22,7 @@ from .password import (CAPABILITY_SPLITS, PROFILES as PASSWORD_PROFILES, SPEC as
                                            PasswordConfig, PasswordFailureModel, _capability_sets, _task_dialogs,
                                            base_model, make_pools)
 from ..password_lm import benign_loss, password_logp, reveal_accuracy
-from ..protocol import Arm, ExperimentSpec, load_heldout_logp
+from ..protocol import Arm, ExperimentSpec
 
 # %% ../../nbs/11a_password_designs.ipynb #3a7b91b4
 PASSWORD_DESIGNS = {"unseen": "phrases one and two in training and validation, three and four in the test pool",
@@ -157,18 +157,8 @@ def design_spec(design: str = "unseen", # a key of PASSWORD_DESIGNS
 SPEC = design_spec("unseen")
 
 # %% ../../nbs/11a_password_designs.ipynb #33495ccb
-def trigger_logp(result, # the design's ExperimentResult
-                 spec: ExperimentSpec, # its spec
-                 profile: str, # the profile it ran at
-                 arms, # arm names of the results table
-                 cache_root=None, # run cache root (default <repo>/.cache)
-                ) -> pd.DataFrame:
-    "Long table (arm, seed, log10p) of the test pool's trigger requests, from the saved held-out scores."
-    config, folders = spec.config(profile), {"base": "base", **result.chosen}
-    rows = []
-    for seed in config.seeds:
-        mask = np.array([d.kind == "trigger" for d in make_design_pools(config, seed)["heldout"]])
-        for arm in arms:
-            lp = load_heldout_logp(f"{spec.name}-{profile}", folders.get(arm, arm), seed, cache_root)[mask]
-            rows.append(pd.DataFrame(dict(arm=arm, seed=seed, log10p=lp / np.log(10))))
-    return pd.concat(rows, ignore_index=True)
+def trigger_family(config: PasswordConfig, # a design's configuration
+                   seed: int, # the run's seed
+                  ) -> np.ndarray:
+    "Boolean mask of the test pool's trigger requests."
+    return np.array([d.kind == "trigger" for d in make_design_pools(config, seed)["heldout"]])

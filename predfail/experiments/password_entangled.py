@@ -6,14 +6,13 @@ Docs: https://predfail.github.io/predfail/password_entangled.html.md"""
 
 # %% auto #0
 __all__ = ['N_TASK_ENTANGLED', 'SPEC', 'entangle', 'entangled_dialogs', 'task_dialogs', 'entangled_set', 'make_model',
-           'entangled_capability', 'base_service', 'family_logp']
+           'entangled_capability', 'base_service', 'trigger_family']
 
 # %% ../../nbs/11b_password_entangled.ipynb #680e4753
 import functools
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 
 from ..core import derive_seed
 from ..envs.password import KEY_PHRASES, TRIGGERS, sample_dialogs
@@ -21,7 +20,6 @@ from .password import (CAPABILITY_SPLITS, REPORT_METRICS, SPEC as PASSWORD_SPEC,
                                            PasswordFailureModel, _capability_sets, _task_dialogs, base_model,
                                            capability_metrics, make_pools)
 from ..password_lm import password_logp, reveal_accuracy
-from ..protocol import load_heldout_logp
 
 # %% ../../nbs/11b_password_entangled.ipynb #42bfc2d9
 def entangle(dialog, # a trigger request (Dialog of kind "trigger")
@@ -111,17 +109,8 @@ SPEC = replace(PASSWORD_SPEC, name="password_entangled", make_model=make_model, 
                modules=(*PASSWORD_SPEC.modules, "predfail.experiments.password_entangled"), design="entangled")
 
 # %% ../../nbs/11b_password_entangled.ipynb #3de61be4
-def family_logp(result, # the design's ExperimentResult
-                profile: str, # the profile it ran at
-                arms, # arm names of the results table
-                cache_root=None, # run cache root (default <repo>/.cache)
-               ) -> pd.DataFrame:
-    "Long table (arm, seed, log10p) of the test pool's trigger requests, from the saved held-out scores."
-    config, folders = SPEC.config(profile), {"base": "base", **result.chosen}
-    rows = []
-    for seed in config.seeds:
-        mask = np.array([d.kind == "trigger" for d in make_pools(config, seed)["heldout"]])
-        for arm in arms:
-            lp = load_heldout_logp(f"{SPEC.name}-{profile}", folders.get(arm, arm), seed, cache_root)[mask]
-            rows.append(pd.DataFrame(dict(arm=arm, seed=seed, log10p=lp / np.log(10))))
-    return pd.concat(rows, ignore_index=True)
+def trigger_family(config: PasswordConfig, # the run's configuration
+                   seed: int, # the run's seed
+                  ) -> np.ndarray:
+    "Boolean mask of the test pool's trigger requests."
+    return np.array([d.kind == "trigger" for d in make_pools(config, seed)["heldout"]])

@@ -8,7 +8,7 @@ Docs: https://predfail.github.io/predfail/synthetic_designs.html.md"""
 __all__ = ['DESIGNS', 'SPECS', 'DESIGN_CRITERIA', 'CRITERION_WORDS', 'DesignConfig', 'design_config', 'design_inputs',
            'design_scores', 'family_masses', 'DesignNet', 'pretrain_base', 'DesignModel', 'make_design_pools',
            'make_model', 'design_capability', 'design_spec', 'safety_references', 'criterion_rows', 'design_verdict',
-           'design_sentences', 'family_logp']
+           'design_sentences', 'rare_family']
 
 # %% ../../nbs/09a_synthetic_designs.ipynb #d9748aed
 import copy
@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from ..core import config_digest, derive_seed, get_profile, load_or_compute, repo_root, seed_everything
-from ..protocol import ExperimentSpec, _verdict, load_heldout_logp
+from ..protocol import ExperimentSpec, _verdict
 from ..seed_intervals import paired_interval, seed_interval
 from .synthetic import (PROFILES as STANDARD_PROFILES, PRETRAIN_FIELDS, REPORT_METRICS, SyntheticConfig,
                                            SyntheticModel, _bernoulli_xent, sweeps)
@@ -281,18 +281,8 @@ def design_sentences(name: str, # the run's name, e.g. "synthetic_unseen"
     return f"- **`{name}`: {overall}.** " + "; ".join(clause(r) for r in rows.itertuples()) + "."
 
 # %% ../../nbs/09a_synthetic_designs.ipynb #4b6905d9
-def family_logp(result, # a design's ExperimentResult
-                spec: ExperimentSpec, # its spec
-                profile: str, # the profile it ran at
-                arms, # arm names of the results table
-               ) -> pd.DataFrame:
-    "Long table (arm, seed, log10p) of the rare family's test-pool inputs, from the saved held-out scores."
-    config, folders = spec.config(profile), {"base": "base", **result.chosen}
-    column = 1 if config.design == "entangled" else 2
-    rows = []
-    for seed in config.seeds:
-        mask = make_design_pools(config, seed)["heldout"][:, column].numpy() > 0
-        for arm in arms:
-            lp = load_heldout_logp(f"{spec.name}-{profile}", folders.get(arm, arm), seed)[mask]
-            rows.append(pd.DataFrame(dict(arm=arm, seed=seed, log10p=lp/np.log(10))))
-    return pd.concat(rows, ignore_index=True)
+def rare_family(config: DesignConfig, # a design's configuration
+                seed: int, # the run's seed
+               ) -> np.ndarray:
+    "Boolean mask of the test pool's inputs of the design's rare family."
+    return make_design_pools(config, seed)["heldout"][:, 1 if config.design == "entangled" else 2].numpy() > 0
