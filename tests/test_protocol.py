@@ -6,8 +6,8 @@ import torch
 
 from predfail.assurance import EXCESS_METRICS
 from predfail.forecast import forecast_batch
-from predfail.protocol import (FLOOR_METRICS, FORECAST_METRICS, SAFETY_METRICS, Arm, Evaluation, RunCache, metric_ci,
-                               addon_arms, evaluate_heldout, results_table, run_arms)
+from predfail.evaluation import FLOOR_METRICS, FORECAST_METRICS, SAFETY_METRICS, evaluate_heldout, metric_ci
+from predfail.protocol import Arm, Evaluation, RunCache, addon_arms, results_table, run_arms
 
 
 def test_evaluate_heldout_matches_brute_force_on_tiny_pool():
@@ -107,7 +107,8 @@ def test_evaluate_model_adds_assurance_and_excess(tmp_path):
     # the rates evaluate_model adds at the evaluation's τ equal a direct count over the same partitions,
     # and the excess error is the median |error| minus the exponential floor, in both units
     from predfail.core import derive_seed
-    from predfail.protocol import evaluate_model, exponential_floor
+    from predfail.evaluation import exponential_floor
+    from predfail.protocol import evaluate_model
     rng = np.random.default_rng(5)
     logp = -np.exp(-(-2.6 + 0.15*rng.gumbel(size=4000)))
     e = Evaluation(m=100, n=1000, R=60, assurance_threshold=0.02)

@@ -23,9 +23,10 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from ..core import repo_root, get_profile, save_figure, save_table, config_digest, derive_seed, load_or_compute
 from ..finetune import FailureModel
-from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, evaluate_heldout, run_protocol,
+from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, run_protocol,
                                load_heldout_logp, protocol_runner, regime_counts, regime_draws, sweep_arms, sweep_seeds, LOSS_VARIANTS)
 from ..backtest import backtest
+from ..evaluation import evaluate_heldout
 from ..scores import scores_from_logp
 from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob, goal_steps,
                                      policy_action_probs, plot_layout, monte_carlo_failure)

@@ -24,8 +24,9 @@ from ..envs.password import REFUSALS, GameConfig, make_pool, sample_dialogs
 from ..lm import EncodedPoolsModel, masked_nll
 from ..password_lm import (PRETRAIN_PROFILES, benign_loss, encode_dialogs, password_logp, pretrained_password_model,
                                   reveal_accuracy)
-from ..protocol import (Arm, ExperimentResult, ExperimentSpec, ProtocolConfig, Sweep, evaluate_heldout, load_heldout_logp,
-                               regime_counts, regime_draws, run_protocol, score_split, sweep_arms, LOSS_VARIANTS)
+from ..protocol import (Arm, ExperimentResult, ExperimentSpec, ProtocolConfig, Sweep, load_heldout_logp,
+                               regime_counts, regime_draws, run_protocol, sweep_arms, LOSS_VARIANTS)
+from ..evaluation import evaluate_heldout, score_split
 
 # %% ../../nbs/11_password_experiment.ipynb #c1b2f002
 UNAUTHORISED = ("ordinary", "wrong_key", "trigger")
