@@ -235,6 +235,7 @@ def _num(x):
 def forecast_report(scores, # failure scores ψ (−inf for p = 0)
                     n, # deployment sizes
                     k: int = 10, # top scores to fit
+                    *,
                     positions: str = "rank", # plotting positions
                     method: str = "jones", # tail forecaster, a key of FORECASTERS
                     interval: float | None = None, # interval level in (0, 1), or None for no interval

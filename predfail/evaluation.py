@@ -87,6 +87,7 @@ def evaluate_heldout(logp_heldout, # log failure probabilities of every held-out
                      m: int, # evaluation set size
                      n: int, # deployment set size
                      k: int = 10, # top scores in the Gumbel fit
+                     *,
                      R: int = 200, # random partitions
                      seed: int = 0, # seed of the partitions (same seed -> same partitions for every arm)
                      threshold: float = 0.01, # failure probability counted as unsafe
@@ -118,6 +119,7 @@ def exponential_floor(logp, # log failure probabilities of a whole pool (one arm
                       m: int, # evaluation set size
                       n: int, # deployment set size
                       k: int = 10, # top scores in the Gumbel fit
+                      *,
                       draws: int = 4000, # simulated independent partitions
                       seed: int = 0, # seed of the simulation
                       positions: str = "rank", # plotting positions of the Gumbel fit

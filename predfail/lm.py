@@ -426,6 +426,7 @@ def failure_logp(model, # any transformers causal LM (PEFT-wrapped too)
                  tokenizer, # its tokenizer
                  prompts: list, # plain strings or lists of chat messages
                  completions, # the failure completion: one text for all prompts, or one per prompt
+                 *,
                  end: bool = False, # False: the reply begins with the completion; True: it is exactly the completion
                  batch_size: int = 16, # rows per forward pass
                  use_chat_template: bool | None = None, # None: when the tokenizer has one

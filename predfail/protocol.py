@@ -194,6 +194,7 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
              seeds, # seeds, e.g. [0, 1, 2]
              evaluation: Evaluation, # partitions, threshold, scoring chunks, floor
              cache: RunCache = RunCache(), # where finished runs live
+             *,
              capability=None, # (model, seed, split) -> dict of capability metrics on `split`, or None
              train=None, # (model, config, seed, checkpoint_dir) -> log; default: predfail.finetune.finetune
              split: str = "heldout", # pool evaluated: "validation" for selection, "heldout" (test) for chosen arms
@@ -675,7 +676,7 @@ def protocol_runner(spec: ExperimentSpec, # the experiment
     train = lambda model, cfg, seed, folder: train_by(model, cfg, derive_seed(spec.name, "finetune", seed), folder)
     def run(arms, seeds, split):
         with torch_threads(spec.threads):   # every run on the spec's fixed thread count
-            return derive(run_arms(factory, arms, seeds, evaluation, cache, spec.capability_metrics, train, split=split,
+            return derive(run_arms(factory, arms, seeds, evaluation, cache, capability=spec.capability_metrics, train=train, split=split,
                                    progress=progress, workers=workers, executor=executor))
     return run
 
@@ -690,6 +691,7 @@ def sweep_seeds(spec: ExperimentSpec, # the experiment
 def run_protocol(spec: ExperimentSpec, # the experiment
                  config, # its frozen configuration dataclass (with PROTOCOL_FIELDS); keys the run cache
                  profile: str, # "quick", "default" or "full": names the run cache and the saved tables
+                 *,
                  force: bool = False, # rerun finished runs
                  progress: bool = True, # progress bars
                  save: bool = True, # save results, sweep and claim-5 rows (results/, or .cache/quick/ under the quick profile)

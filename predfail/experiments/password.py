@@ -38,6 +38,7 @@ class PasswordFailureModel(EncodedPoolsModel):
                  model, # the game model (trained in place)
                  tokenizer, # the game tokenizer
                  pools: dict, # split -> unauthorised requests (Dialog); needs "train"; evaluated splits are never trained on
+                 *,
                  task_dialogs: list | None = None, # authorised + benign dialogs for the task loss; default: 4096 generated
                  capability_dialogs: tuple | None = None, # (authorised, benign) capability sets; default: 500 each
                  batch_size: int = 32, # dialogs per task / refusal batch
@@ -176,21 +177,24 @@ def base_model(config: PasswordConfig, # the base model's profile, base_per_seed
     return pretrained_password_model(config=model_config, game_config=_game(config), progress=progress)
 
 # %% ../../nbs/11_password_experiment.ipynb #446213d2
-@functools.lru_cache(maxsize=4)
-def _encoded(config, seed):
+@functools.lru_cache(maxsize=8)
+def _encoded(config, seed, pools, task_dialogs):
     "One seed's tokenized pools, refusals and task dialogs: tokenized once per process, shared by every run of the seed."
     _, tok = base_model(config, seed)
-    return PasswordFailureModel.encode(tok, make_pools(config, seed), _task_dialogs(seed))
+    return PasswordFailureModel.encode(tok, pools(config, seed), task_dialogs(seed))
 
 # %% ../../nbs/11_password_experiment.ipynb #88762d80
 def make_model(config: PasswordConfig, # the run's configuration
                seed: int, # seed of the pools and of the task batches
+               *,
+               pools=make_pools, # (config, seed) -> unauthorised requests by split; a module-level function (it keys a cache)
+               task_dialogs=_task_dialogs, # seed -> authorised + benign dialogs of the task loss; module-level too
               ) -> PasswordFailureModel:
-    "A fresh adapter: a new copy of the seed's cached base model with the seed's pools."
+    "A fresh adapter: a new copy of the seed's cached base model with the seed's pools and task dialogs."
     model, tok = base_model(config, seed)
-    fm = PasswordFailureModel(model, tok, make_pools(config, seed), task_dialogs=_task_dialogs(seed),
+    fm = PasswordFailureModel(model, tok, pools(config, seed), task_dialogs=task_dialogs(seed),
                               capability_dialogs=_capability_sets(config, seed, "heldout")[:2], batch_size=config.batch_size,
-                              encoded=_encoded(config, seed))
+                              encoded=_encoded(config, seed, pools, task_dialogs))
     fm.config = config   # the capability sets' sizes
     return fm
 

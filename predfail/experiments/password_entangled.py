@@ -17,8 +17,8 @@ import numpy as np
 from ..core import derive_seed
 from ..envs.password import KEY_PHRASES, TRIGGERS, sample_dialogs
 from .password import (CAPABILITY_SPLITS, REPORT_METRICS, SPEC as PASSWORD_SPEC, PasswordConfig,
-                                           PasswordFailureModel, _capability_sets, _task_dialogs, base_model,
-                                           capability_metrics, make_pools)
+                                           PasswordFailureModel, _task_dialogs, base_model,
+                                           capability_metrics, make_pools, make_model as password_model)
 from ..password_lm import password_logp, reveal_accuracy
 
 # %% ../../nbs/11b_password_entangled.ipynb #42bfc2d9
@@ -61,24 +61,12 @@ def entangled_set(config: PasswordConfig, # gives the set's size (n_capability)
         raise ValueError(f"no capability set for split {split!r}; choose one of {list(CAPABILITY_SPLITS)}")
     return entangled_dialogs(config.n_capability, derive_seed("password_entangled", "capability", split, seed))
 
-# %% ../../nbs/11b_password_entangled.ipynb #f380c256
-@functools.lru_cache(maxsize=4)
-def _encoded(config, seed):
-    "One seed's tokenized pools and task dialogs, shared by every run of the seed in a process."
-    _, tok = base_model(config, seed)
-    return PasswordFailureModel.encode(tok, make_pools(config, seed), task_dialogs(seed))
-
 # %% ../../nbs/11b_password_entangled.ipynb #29febf6a
 def make_model(config: PasswordConfig, # the run's configuration
                seed: int, # seed of the base model, the pools and the task batches
               ) -> PasswordFailureModel:
     "A fresh adapter: a copy of the password experiment's base model of `seed`, its pools, and the entangled task."
-    model, tok = base_model(config, seed)
-    fm = PasswordFailureModel(model, tok, make_pools(config, seed), task_dialogs=task_dialogs(seed),
-                              capability_dialogs=_capability_sets(config, seed, "heldout")[:2],
-                              batch_size=config.batch_size, encoded=_encoded(config, seed))
-    fm.config = config   # the capability sets' sizes
-    return fm
+    return password_model(config, seed, task_dialogs=task_dialogs)
 
 # %% ../../nbs/11b_password_entangled.ipynb #cded5594
 def entangled_capability(model: PasswordFailureModel, # an adapter from make_model (carries its config)
