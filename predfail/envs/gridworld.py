@@ -492,7 +492,10 @@ def absorption_logprob(batch: GridBatch, # the layouts
     for _ in range(horizon):
         step = torch.logsumexp(log_pd + logf.gather(1, nxt).reshape(B, S, 4), -1).clamp_min(LOG_FLOOR)
         logf = torch.where(is_target, zero, torch.where(is_other, floor, step))
-    return logf if all_states else logf.gather(1, batch.start[:, None])[:, 0]
+    # a probability is at most 1, but a float32 logsumexp over move probabilities summing to 1 can round a few ulps above
+    # log 1 = 0 where failure is certain; clamping the output (never the recursion) leaves every value <= 0 as it was
+    out = logf if all_states else logf.gather(1, batch.start[:, None])[:, 0]
+    return out.clamp(max=0.0)
 
 # %% ../../nbs/12_gridworld.ipynb #87cf8096
 def goal_steps(batch: GridBatch, # the layouts
