@@ -752,9 +752,10 @@ def family_logp(result: ExperimentResult, # what run_protocol returned (its chos
                ) -> pd.DataFrame:
     "Long table (arm, seed, log10p) of one family of test-pool inputs, from the scores run_arms saved."
     config, folders = spec.config(profile), {"base": "base", **result.chosen}
+    masks = {seed: np.asarray(family(config, seed), dtype=bool) for seed in config.seeds}   # rebuilding pools is slow: once a seed
     def one(arm, seed):
         logp = load_heldout_logp(f"{spec.name}-{profile}", folders.get(arm, arm), seed, cache_root)
-        return pd.DataFrame(dict(arm=arm, seed=seed, log10p=logp[np.asarray(family(config, seed), dtype=bool)]/np.log(10)))
+        return pd.DataFrame(dict(arm=arm, seed=seed, log10p=logp[masks[seed]]/np.log(10)))
     return pd.concat([one(a, s) for s in config.seeds for a in arms], ignore_index=True)
 
 # %% ../nbs/08_protocol.ipynb #366db7fb
