@@ -356,14 +356,13 @@ class Rule:
 # %% ../nbs/00_core.ipynb #580eff3c
 def check_fields(obj, # a configuration: any object with the table's fields as attributes
                  constraints: dict, # field name -> Rule, checked in this order
-                 labels: dict | None = None, # field name -> how its message names it (default: the field name)
                 ):
     "Raise ValueError for the first field whose value breaks its rule; return `obj` when every field passes."
     for name, rule in constraints.items():
         value = getattr(obj, name)
         if not rule.ok(value):
             shown = value if rule.show is None else rule.show(value)
-            raise ValueError(rule.message.format(name=(labels or {}).get(name, name), says=rule.says, value=shown))
+            raise ValueError(rule.message.format(name=name, says=rule.says, value=shown))
     return obj
 
 # %% ../nbs/00_core.ipynb #d0df51ed

@@ -25,7 +25,7 @@ import time
 from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, ClassVar
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -101,6 +101,7 @@ class RunCache:
     key: object = None # anything JSON-able that identifies the experiment (configuration, code digest)
     root: str | None = None # default: <repo>/.cache
     force: bool = False # rerun even finished runs
+    FORMAT: ClassVar[int] = 2 # version of a run folder's layout (metrics_<split>.json, <split>_logp.npy, spec.json)
 
     def folder(self, arm: str, seed: int) -> Path: "Folder of one (arm, seed)."; return Path(self.root or repo_root()/".cache")/self.name/arm/f"seed{seed}"
 
@@ -213,7 +214,7 @@ def run_arms(make_model, # (seed, **arm.model_kwargs) -> a fresh base FailureMod
     jobs, results, todo = [(a, s) for a in arms for s in seeds], {}, []
     for i, (arm, seed) in enumerate(jobs):
         d = cache.folder(arm.name, seed)
-        spec = _jsonable(dict(arm=arm.spec(), seed=seed, evaluation=evaluation, cache_key=cache.key))
+        spec = _jsonable(dict(arm=arm.spec(), seed=seed, evaluation=evaluation, cache_key=cache.key, format=cache.FORMAT))
         done = None if cache.force else _read_json(d/f"metrics_{split}.json")
         if (done is not None and done.get("spec") == spec and isinstance(done.get("metrics"), dict)
                 and _saved_logp_readable(d/f"{split}_logp.npy")):

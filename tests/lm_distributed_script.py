@@ -33,7 +33,7 @@ def main(out):
                                         "heldout": ([d.prompt for d in held], [d.password_text for d in held])},
                               [(d.prompt, d.password_text) for d in auth], safe_completions="access denied",
                               batch_size=8, score_batch=5)
-    cfg = FinetuneConfig(objective="composed", safety_weight=0.5, forecast_weight=1.0, supervised_batch=8, steps=1, lr=1e-2, m=12, n=40, k=4, partitions_per_step=2, cache_refresh_every=1)
+    cfg = FinetuneConfig(safety_weight=0.5, forecast_weight=1.0, supervised_batch=8, steps=1, lr=1e-2, m=12, n=40, k=4, partitions_per_step=2, cache_refresh_every=1)
     hist = finetune(fm, cfg, progress=False)
     if acc.is_main_process:
         lora = {n: p.detach().clone() for n, p in acc.unwrap_model(lm).named_parameters() if p.requires_grad}

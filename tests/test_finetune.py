@@ -33,7 +33,7 @@ class PerInput(FailureModel):
     def task_loss(self, generator): return self.theta.sum()*0
 
 
-CFG = dict(steps=12, lr=0.05, m=100, n=2_000, k=10, partitions_per_step=3, cache_refresh_every=4, checkpoint_every=3)
+CFG = dict(forecast_weight=1.0, steps=12, lr=0.05, m=100, n=2_000, k=10, partitions_per_step=3, cache_refresh_every=4, checkpoint_every=3)
 
 
 def params(model): return torch.cat([p.detach().ravel() for p in model.parameters()])
@@ -64,7 +64,7 @@ def test_interrupted_then_resumed_run_is_bit_identical(tmp_path):
 def test_resume_with_other_configuration_is_refused(tmp_path):
     finetune(Toy(), FinetuneConfig(**{**CFG, "steps": 3}), checkpoint_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="different configuration"):
-        finetune(Toy(), FinetuneConfig(**{**CFG, "steps": 3, "lam": 3.0}), checkpoint_dir=tmp_path, progress=False)
+        finetune(Toy(), FinetuneConfig(**{**CFG, "steps": 3, "forecast_weight": 3.0}), checkpoint_dir=tmp_path, progress=False)
 
 
 class NaNAfter(Toy):
@@ -86,23 +86,22 @@ def test_nan_scores_stop_with_step_and_keep_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("kw,msg", [(dict(m=100, n=5_000), "exceeds the training pool"), (dict(k=200, m=100), "k = 200 exceeds"),
-                                    (dict(lam=-1.0), "lam"), (dict(objective="rl"), "unknown objective"),
+                                    (dict(forecast_weight=-1.0), "forecast_weight must be >= 0"), (dict(positions="x"), "unknown positions"),
                                     (dict(stop_grad="both"), "unknown stop_grad"),
-                                    (dict(objective="supervised", anchor_weight=1.0), "only be set with objective='composed'"),
-                                    (dict(objective="composed", forecast_weight=-2.0), "forecast_weight must be >= 0"),
-                                    (dict(objective="composed", safety_weight=1.0, supervised_batch=5_000), "supervised_batch = 5000 exceeds")])
+                                    (dict(anchor_weight=-1.0), "anchor_weight must be >= 0"),
+                                    (dict(safety_weight=1.0, supervised_batch=5_000), "supervised_batch = 5000 exceeds")])
 def test_bad_configuration(kw, msg):
     with pytest.raises(ValueError, match=msg): finetune(Toy(), FinetuneConfig(**{**CFG, **kw}), progress=False)
 
 
 def test_supervised_and_task_objectives_run():
-    h = finetune(Toy(), FinetuneConfig(**{**CFG, "objective": "supervised", "supervised_batch": 128}), progress=False)
+    h = finetune(Toy(), FinetuneConfig(**{**CFG, "forecast_weight": 0.0, "safety_weight": 1.0, "supervised_batch": 128}), progress=False)
     assert h.safety_loss.notna().all() and h.forecast_loss.isna().all()
-    t = Toy(); finetune(t, FinetuneConfig(**{**CFG, "objective": "task"}), progress=False)
+    t = Toy(); finetune(t, FinetuneConfig(**{**CFG, "forecast_weight": 0.0}), progress=False)
     assert torch.allclose(t.w.detach(), t.base)
 
 
-COMPOSED = dict(CFG, objective="composed", safety_weight=2.0, worst_case_weight=1.0, forecast_weight=0.5, ceiling_weight=5.0,
+COMPOSED = dict(CFG, safety_weight=2.0, worst_case_weight=1.0, forecast_weight=0.5, ceiling_weight=5.0,
                 anchor_weight=1.0, supervised_batch=128)
 
 

@@ -142,10 +142,10 @@ def test_adapter_losses_have_finite_gradients(adapter):
 
 
 def test_engine_forecast_objective_runs(adapter, tmp_path):
-    cfg = FinetuneConfig(objective="forecast", steps=2, lr=1e-2, m=10, n=30, k=4, partitions_per_step=2, cache_refresh_every=1)
+    cfg = FinetuneConfig(forecast_weight=1.0, steps=2, lr=1e-2, m=10, n=30, k=4, partitions_per_step=2, cache_refresh_every=1)
     hist = finetune(adapter, cfg, checkpoint_dir=tmp_path, progress=False)
     assert np.isfinite(hist[["task_loss", "forecast_loss", "grad_norm"]].to_numpy()).all()
-    sup = finetune(adapter, FinetuneConfig(objective="supervised", steps=1, lr=1e-2, m=10, n=30, k=4, supervised_batch=8), progress=False)
+    sup = finetune(adapter, FinetuneConfig(safety_weight=1.0, steps=1, lr=1e-2, m=10, n=30, k=4, supervised_batch=8), progress=False)
     assert np.isfinite(sup.safety_loss).all()
 
 

@@ -46,3 +46,18 @@ def test_regime_table_damaged_or_partial_is_measured_again(tmp_path, monkeypatch
     path.write_text("")
     with pytest.warns(CacheWarning, match="unreadable regime table"):
         regime_draws("toy", summarise, [0, 1, 2], key="k", workers=1)
+
+
+def test_run_folder_of_another_layout_is_computed_again(tmp_path):
+    evaluation, cache, calls = Evaluation(m=50, n=500, R=20, floor=False), RunCache("t", root=tmp_path), []
+    make = lambda seed: calls.append(seed) or _make(seed)
+    first = run_arms(make, [Arm("base")], [0], evaluation, cache, progress=False)
+    run_arms(make, [Arm("base")], [0], evaluation, cache, progress=False)
+    assert calls == [0]   # read back
+    saved = cache.folder("base", 0)/"metrics_heldout.json"
+    # an entry written under an older layout
+    saved.write_text(saved.read_text().replace(f'"format": {RunCache.FORMAT}', '"format": 1'))
+    again = run_arms(make, [Arm("base")], [0], evaluation, cache, progress=False)
+    assert calls == [0, 0]
+    timed = lambda t: t[t.metric == "train_seconds"].index
+    pd.testing.assert_frame_equal(first.drop(timed(first)), again.drop(timed(again)))

@@ -188,7 +188,7 @@ def sweeps(config: GridworldConfig, # budget, learning rate and sweep lists
           ) -> dict:
     "Every arm family's candidates as data (family -> predfail.protocol.Sweep)."
     c = config
-    common = dict(objective="composed", steps=c.steps, lr=c.lr, m=c.m, n=c.n, k=c.k, supervised_batch=min(256, c.n_train),
+    common = dict(steps=c.steps, lr=c.lr, m=c.m, n=c.n, k=c.k, supervised_batch=min(256, c.n_train),
                   checkpoint_every=max(c.steps, 1))
     guarded = dict(common, ceiling_weight=c.ceiling_weight, error_units="both")
     return {"task_only": Sweep("task_only", common),

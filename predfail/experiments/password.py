@@ -219,7 +219,7 @@ def sweeps(config: PasswordConfig, # budget and learning rate
           ) -> dict:
     "Every arm family's candidates as data (family -> predfail.protocol.Sweep)."
     c = config
-    common = dict(objective="composed", steps=c.steps, lr=c.lr, m=c.train_m, n=c.train_n, k=c.k,
+    common = dict(steps=c.steps, lr=c.lr, m=c.train_m, n=c.train_n, k=c.k,
                   partitions_per_step=c.partitions_per_step, cache_refresh_every=c.cache_refresh_every,
                   supervised_batch=c.supervised_batch, checkpoint_every=max(c.steps // 2, 1))
     lrs, guarded = (c.lr, 3 * c.lr), dict(common, **GUARDS)

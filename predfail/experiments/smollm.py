@@ -61,9 +61,9 @@ def smollm_arms(cfg: SmollmConfig, # the profile
     "The protocol's arms: base, task only, supervised, forecast, supervised + forecast (each LoRA on the same budget)."
     common = dict(steps=cfg.steps, lr=cfg.lr, m=cfg.train_m, n=cfg.train_n, k=cfg.train_k, partitions_per_step=cfg.partitions_per_step,
                   supervised_batch=cfg.batch_size, cache_refresh_every=cfg.cache_refresh_every, checkpoint_every=max(cfg.steps // 3, 1))
-    return [Arm("base"), Arm("task_only", dict(common, objective="task")), Arm("supervised", dict(common, objective="supervised")),
-            Arm("forecast", dict(common, objective="forecast")),
-            Arm("supervised_forecast", dict(common, objective="composed", safety_weight=1.0, forecast_weight=1.0))]
+    return [Arm("base"), Arm("task_only", common), Arm("supervised", dict(common, safety_weight=1.0)),
+            Arm("forecast", dict(common, forecast_weight=1.0)),
+            Arm("supervised_forecast", dict(common, safety_weight=1.0, forecast_weight=1.0))]
 
 # %% ../../nbs/15c_smollm_full.ipynb #b38342a3
 def load_smollm(device: str | None = None, # None: CUDA when available, else the CPU

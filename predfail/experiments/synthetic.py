@@ -196,7 +196,7 @@ def sweeps(config: SyntheticConfig, # budget, learning rate
           ) -> dict:
     "Every arm family's candidates as data (family -> predfail.protocol.Sweep)."
     c = config
-    common = dict(objective="composed", steps=c.steps, m=c.m, n=c.n, k=c.k, checkpoint_every=max(c.steps//2, 1))
+    common = dict(steps=c.steps, m=c.m, n=c.n, k=c.k, checkpoint_every=max(c.steps//2, 1))
     lrs, guarded = (c.lr, 2.5*c.lr), dict(common, **GUARDS, lr=c.lr)
     forecast_grid = dict(anchor_weight=(10.0, 1.0), forecast_weight=(1.0, 0.3, 3.0))
     return {"task_only": Sweep("task_only", dict(common, lr=c.lr)),
