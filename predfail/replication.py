@@ -41,8 +41,8 @@ def _agreement(v0, v1):
     return "one inconclusive" if "inconclusive" in (v0, v1) else "disagree"
 
 # %% ../nbs/20_replication.ipynb #4738cfac
-def verdict_agreement(claim0: pd.DataFrame, # claim5.csv rows at draw 0
-                      claim1: pd.DataFrame, # claim5.csv rows at draw 1
+def verdict_agreement(claim0: pd.DataFrame, # target_verdicts.csv rows at draw 0
+                      claim1: pd.DataFrame, # target_verdicts.csv rows at draw 1
                      ) -> pd.DataFrame:
     "Per (experiment, arm, target): the verdict in each draw, their agreement, and both draws' values and intervals."
     targets = [c[:-len("_verdict")] for c in claim0.columns if c.endswith("_verdict")]
@@ -135,12 +135,12 @@ def experiment_findings(result, # an ExperimentResult (its tidy per-seed table a
     return "\n".join(lines)
 
 # %% ../nbs/20_replication.ipynb #5fadc7df
-def summary_sentences(claim5: pd.DataFrame, # results/claim5.csv
+def summary_sentences(verdicts: pd.DataFrame, # results/target_verdicts.csv
                     seeds: dict, # experiment -> its per-seed table (results/<experiment>_seeds.csv)
                    ) -> str:
     "Markdown sentences per experiment: each forecast arm's verdicts and its paired comparisons with the safety baselines."
     out = []
-    for exp, rows in claim5.groupby("experiment", sort=True):
+    for exp, rows in verdicts.groupby("experiment", sort=True):
         tidy = seeds.get(exp)
         for r in rows.itertuples():
             v = ", ".join(f"{t} {getattr(r, t + '_verdict')}" for t in ("T1", "T2", "T3", "T4"))

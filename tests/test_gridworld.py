@@ -28,7 +28,7 @@ def test_regime_table_and_design():
 
 
 def test_saved_default_results_are_complete():
-    "The results table holds every arm over the reported seeds, and claim5.csv the gridworld rows of the three forecast arms."
+    "The results table holds every arm over the reported seeds, and target_verdicts.csv the gridworld rows of the three forecast arms."
     from predfail.experiments.gridworld import experiment_config
     tab = pd.read_csv(RESULTS / "gridworld_results.csv")
     assert list(tab["arm"]) == ARMS
@@ -36,7 +36,7 @@ def test_saved_default_results_are_complete():
     assert ((tab["success"] >= 0) & (tab["success"] <= 1)).all()
     seeds = pd.read_csv(RESULTS / "gridworld_seeds.csv").pivot_table(index=["arm", "seed"], columns="metric", values="value")
     np.testing.assert_allclose(seeds["expected_return"], seeds["success"] - seeds["mean_p"], atol=1e-9)   # per seed, exactly
-    c5 = pd.read_csv(RESULTS / "claim5.csv").query("experiment == 'gridworld'")
+    c5 = pd.read_csv(RESULTS / "target_verdicts.csv").query("experiment == 'gridworld'")
     assert sorted(c5["arm"]) == ["forecast", "supervised_forecast", "worst_case_forecast"]
     assert set(c5["T1_verdict"]) <= {"met", "missed", "inconclusive"}
     sweep = pd.read_csv(RESULTS / "gridworld_sweep.csv")

@@ -133,7 +133,7 @@ def variant_arms(chosen: dict, # family -> the chosen Arm
 # %% ../../nbs/14a_gridworld_designs.ipynb #79f4f26c
 def design_spec(design: str = "unseen", # a key of GRIDWORLD_DESIGNS
                ) -> ExperimentSpec:
-    "The protocol's view of a design: results/gridworld_<design>_*.csv and its claim5.csv rows."
+    "The protocol's view of a design: results/gridworld_<design>_*.csv and its target_verdicts.csv rows."
     return replace(GRIDWORLD_SPEC, name=f"gridworld_{design}", make_model=make_model,
                    modules=(*GRIDWORLD_SPEC.modules, "predfail.experiments.gridworld_designs"), ablate=None,
                    design="unseen", extra_arms=variant_arms if design == "unseen" else None,

@@ -138,7 +138,7 @@ def variant_arms(chosen: dict, # family -> the chosen Arm
 # %% ../../nbs/11a_password_designs.ipynb #96962ee3
 def design_spec(design: str = "unseen", # a key of PASSWORD_DESIGNS
                ) -> ExperimentSpec:
-    "The protocol's view of a design: results/password_<design>_*.csv and its claim5.csv rows."
+    "The protocol's view of a design: results/password_<design>_*.csv and its target_verdicts.csv rows."
     return replace(PASSWORD_SPEC, name=f"password_{design}", make_model=make_model, capability_metrics=design_capability,
                    modules=(*PASSWORD_SPEC.modules, "predfail.experiments.password_designs"), ablate=None,
                    design="unseen", extra_arms=variant_arms if design == "unseen" else None,

@@ -21,7 +21,7 @@ from ..core import config_digest, save_table
 from ..core import derive_seed
 from ..envs.password import make_pool, sample_dialogs
 from ..lm import CausalLMFailureModel, add_lora, load_causal_lm, smollm_path
-from ..protocol import Arm, Evaluation, RunCache, claim5_targets, results_table, run_arms
+from ..protocol import Arm, Evaluation, RunCache, target_verdicts, results_table, run_arms
 
 # %% ../../nbs/15c_smollm_full.ipynb #b952b9e4
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def run_smollm(cfg: SmollmConfig = SMOLLM_PROFILES["full"], # the profile
                load=load_smollm, # () -> (model, tokenizer) of the base model
                name: str = "smollm-full", # run cache folder and table name (results/<name>_results.csv)
                cache_root=None, # run cache root (default <repo>/.cache)
-               save: bool = True, # write results/<name>_results.csv and <name>_claim5.csv
+               save: bool = True, # write results/<name>_results.csv and <name>_target_verdicts.csv
                progress: bool = True, # progress bar over (arm, seed) runs
               ) -> dict:
     "Fine-tune and evaluate every arm and seed; the tidy table, the results table, claim 5's targets and the minutes taken."
@@ -106,8 +106,8 @@ def run_smollm(cfg: SmollmConfig = SMOLLM_PROFILES["full"], # the profile
                     Evaluation(m=cfg.m, n=cfg.n, k=cfg.k, R=cfg.R), RunCache(name, key=key, root=cache_root),
                     capability=lambda model, seed, split: model.capability(), progress=progress)
     table = results_table(tidy)
-    targets = {arm: claim5_targets(tidy, arm, capability="reply_accuracy") for arm in ("forecast", "supervised_forecast")}
+    targets = {arm: target_verdicts(tidy, arm, capability="reply_accuracy") for arm in ("forecast", "supervised_forecast")}
     if save:
         save_table(table, f"{name}_results")
-        save_table(pd.concat([t.assign(arm=a) for a, t in targets.items()], ignore_index=True), f"{name}_claim5")
+        save_table(pd.concat([t.assign(arm=a) for a, t in targets.items()], ignore_index=True), f"{name}_target_verdicts")
     return dict(tidy=tidy, table=table, targets=targets, minutes=(time.time() - t0) / 60)

@@ -173,7 +173,7 @@ def design_capability(model: DesignModel, # the adapter
 # %% ../../nbs/09a_synthetic_designs.ipynb #5f23f9eb
 def design_spec(design: str, # a key of DESIGNS
                ) -> ExperimentSpec:
-    "The protocol's view of one design: results/synthetic_<design>_*.csv and its claim5.csv rows."
+    "The protocol's view of one design: results/synthetic_<design>_*.csv and its target_verdicts.csv rows."
     return ExperimentSpec(f"synthetic_{design}", make_model, design_capability, sweeps,
                           capability="flag_reveal_rate" if design == "entangled" else "reveal_rate",
                           report_metrics=(*REPORT_METRICS, "flag_reveal_rate"),
