@@ -35,7 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .backtest import backtest
-from .core import (_MISSING, Rule, _load_checked, atomic_write, check_fields, check_sizes, config_digest, derive_seed, file_lock, forked_pool, get_draw, get_profile, map_in_processes,
+from .core import (_MISSING, Rule, _load_checked, at_least, atomic_write, check_fields, check_sizes, config_digest, derive_seed, file_lock, forked_pool, get_draw, get_profile, map_in_processes,
                            output_dir, repo_root, run_workers, save_table, source_digest, torch_threads,
                            warn_cache)
 from .assurance import assurance_rates, error_above_floor
@@ -549,9 +549,8 @@ class ProtocolConfig:
     def __post_init__(self):
         for pool, name in ((self.n_validation, "validation pool"), (self.n_heldout, "held-out pool")):
             check_sizes(self.m, self.n, self.k, pool, name)
-        check_fields(self, dict.fromkeys(("seeds", "sweep_seeds"), Rule(lambda s: bool(s) and len(set(s)) == len(s), "must be distinct and non-empty")))
-        if self.steps < 1 or self.sweep_size < 1:
-            raise ValueError(f"steps and sweep_size must be >= 1, got {self.steps}, {self.sweep_size}")
+        distinct = Rule(lambda s: bool(s) and len(set(s)) == len(s), "must be distinct and non-empty")
+        check_fields(self, {**dict.fromkeys(("seeds", "sweep_seeds"), distinct), **dict.fromkeys(("steps", "sweep_size"), at_least(1))})
 
 # %% ../nbs/08_protocol.ipynb #9eb590e1
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core import check_fields, in_interval
+from ..core import at_least, check_fields, in_interval
 
 # %% ../../nbs/10_password_game.ipynb #3362f193
 PASSWORD_WORDS = ("amber apple arrow badger basil birch cedar cobalt comet coral crane daisy ember falcon fern flint garnet "
@@ -61,11 +61,10 @@ class GameConfig:
 
     def __post_init__(self):
         check_fields(self, {"trigger_mass": in_interval(0, 1, closed="left", verb="be in"),
-                            "leak_max": in_interval(0, 1, closed="right", verb="be in")})
-        if not (0 <= self.wrong_key_share and self.trigger_mass + self.wrong_key_share < 1):
-            raise ValueError(f"wrong_key_share must be >= 0 with trigger_mass + wrong_key_share < 1, got {self.wrong_key_share}")
-        if self.leak_log10_slope < 0 or self.trigger_log10_slope < 0 or self.wrong_key_boost < 0:
-            raise ValueError("leak_log10_slope, trigger_log10_slope and wrong_key_boost must be >= 0")
+                            "leak_max": in_interval(0, 1, closed="right", verb="be in"), "wrong_key_share": at_least(0),
+                            **dict.fromkeys(("leak_log10_slope", "trigger_log10_slope", "wrong_key_boost"), at_least(0))})
+        if not self.trigger_mass + self.wrong_key_share < 1:   # NaN fails too
+            raise ValueError(f"trigger_mass + wrong_key_share must be < 1, got {self.trigger_mass + self.wrong_key_share}")
         kinds = [k for k, _ in self.pretrain_mix]
         if bad := set(kinds) - set(REQUEST_KINDS): raise ValueError(f"unknown kinds in pretrain_mix: {sorted(bad)}")
 

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..core import config_digest, derive_seed, get_profile, load_or_compute, repo_root, seed_everything
+from ..core import (check_fields, choice, config_digest, derive_seed, get_profile, in_interval, load_or_compute,
+                           repo_root, seed_everything)
 from ..protocol import ExperimentSpec, _verdict
 from ..seed_intervals import paired_interval, seed_interval
 from .synthetic import (PROFILES as STANDARD_PROFILES, PRETRAIN_FIELDS, REPORT_METRICS, SyntheticConfig,
@@ -40,8 +41,7 @@ class DesignConfig(SyntheticConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.design not in DESIGNS: raise ValueError(f"design must be one of {list(DESIGNS)}, got {self.design!r}")
-        if not 0 <= self.auth_rare <= 1: raise ValueError(f"auth_rare must be a probability, got {self.auth_rare}")
+        check_fields(self, {"design": choice(tuple(DESIGNS)), "auth_rare": in_interval(0, 1)})
 
 # %% ../../nbs/09a_synthetic_designs.ipynb #fc3e6a5b
 def design_config(design: str, # a key of DESIGNS
