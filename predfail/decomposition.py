@@ -18,8 +18,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-from .forecast import (FIT_METHODS, BatchForecast, GumbelTailFit, check_deployment_sizes, fit_gumbel_tail,
-                               forecast_batch, harmonic, line_weights, ols_line, plotting_positions, scale_estimate, top_k_desc)
+from .forecast import (FIT_METHODS, BatchForecast, GumbelTailFit, fit_gumbel_tail,
+                               forecast_batch, harmonic, line_weights, plotting_positions, scale_estimate, top_k_desc)
 from .core import check_sizes
 from .scores import check_scores
 

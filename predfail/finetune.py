@@ -11,11 +11,9 @@ __all__ = ['TERMS', 'FINETUNE_GROUPS', 'FINETUNE_CONSTRAINTS', 'FailureModel', '
            'start_state', 'objective_terms', 'training_step', 'finetune']
 
 # %% ../nbs/07_finetune.ipynb #0c570101
-import dataclasses
 import hashlib
 import importlib
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass

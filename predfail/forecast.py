@@ -15,7 +15,6 @@ __all__ = ['POSITIONS', 'FIT_METHODS', 'INTERVAL_METHODS', 'INTERVAL_TARGETS', '
 # %% ../nbs/02_forecast.ipynb #493c3ccb
 from dataclasses import dataclass, field
 from functools import lru_cache
-from statistics import NormalDist
 
 import numpy as np
 from fastcore.basics import patch

@@ -13,7 +13,6 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .scores import scores_from_counts, scores_from_p

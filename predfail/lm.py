@@ -16,7 +16,6 @@ __all__ = ['LORA_TARGETS', 'SPLITS', 'load_causal_lm', 'ensure_pad_token', 'Prom
 # %% ../nbs/15_lm.ipynb #c61095b6
 import inspect
 import math
-import os
 import warnings
 from pathlib import Path
 

@@ -24,10 +24,9 @@ from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 from .core import repo_root, get_profile, config_digest, derive_seed, load_or_compute, torch_threads, show_progress
 from .scores import scores_from_logp
 from .envs.password import (GameConfig, PASSWORD_WORDS, KEYS, BENIGN_WORDS, NUMBER_WORDS, TRIGGERS, REFUSALS,
-                                    KEY_PHRASES, OPENERS, ASKS, PERSUASION, CLOSERS, sample_dialogs, make_pool)
-from .lm import (pad_prompt_reply, masked_nll, logp_from_batch, length_sorted_logp, teacher_forced_logp,
-                         stepwise_logp, sample_reply_tokens, greedy_match, encode_prompts, failure_logp,
-                         logp_rounding_bound, assert_logp_close)
+                                    KEY_PHRASES, OPENERS, ASKS, PERSUASION, CLOSERS, sample_dialogs)
+from .lm import (encode_prompts, failure_logp, greedy_match, length_sorted_logp, logp_from_batch, masked_nll,
+                         pad_prompt_reply, sample_reply_tokens)
 
 # %% ../nbs/10a_password_lm.ipynb #3ee68d7b
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<s>", "</s>"]

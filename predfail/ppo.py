@@ -17,8 +17,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 from .core import repo_root, seed_everything, get_profile, config_digest, load_or_compute, show_progress, torch_threads
-from .envs.gridworld import (GridConfig, GridBatch, VecHazardGrid, make_pool, HAZARD, GOAL, N_CHANNELS,
-                                     failure_and_success_logp, absorption_logprob, policy_action_probs)
+from .envs.gridworld import (GridConfig, GridBatch, VecHazardGrid, make_pool, N_CHANNELS,
+                                     failure_and_success_logp)
 
 # %% ../nbs/13_ppo.ipynb #011323d9
 def _mlp(n_in, hidden, n_out, out_gain):

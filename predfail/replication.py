@@ -12,7 +12,7 @@ __all__ = ['FINDING_METRICS', 'PAIR_WORDS', 'replication_table', 'verdict_agreem
 import numpy as np
 import pandas as pd
 
-from .seed_intervals import compare, coverage_table, measured_skewness
+from .seed_intervals import compare
 
 # %% ../nbs/20_replication.ipynb #7bcf3488
 def replication_table(draw0: pd.DataFrame, # one experiment's results table at draw 0 (arm, metric, metric_lo, metric_hi, ...)
@@ -131,7 +131,7 @@ def experiment_findings(result, # an ExperimentResult (its tidy per-seed table a
                   f"[{g.loc['T2_psi', 'lo']:.3g}, {g.loc['T2_psi', 'hi']:.3g}]."]
         present = set(result.tidy.arm)
         for b in (x for x in baselines if x in present and x != arm):
-            lines += [f"  - " + " ".join(compare_arms(result.tidy, arm, b, metric=m, what=w) for m, w in FINDING_METRICS)]
+            lines += ["  - " + " ".join(compare_arms(result.tidy, arm, b, metric=m, what=w) for m, w in FINDING_METRICS)]
     return "\n".join(lines)
 
 # %% ../nbs/20_replication.ipynb #5fadc7df

@@ -17,7 +17,7 @@ from scipy.stats import beta
 from transformers import GenerationConfig
 
 from .lm import ContextLengthError, context_length, encode_prompts, ensure_pad_token, model_device
-from .scores import scores_from_counts
+
 
 # %% ../nbs/15a_sampled.ipynb #1734e9c8
 def make_judge(judge, # callable (text -> bool), list of keywords, compiled regex, "keyword:WORD" or "regex:PATTERN"

@@ -1,9 +1,10 @@
 """Property tests (hypothesis) of Jones et al.'s Gumbel-tail forecaster: closed form, shift and scale equivariance,
 permutation invariance, monotonicity in n, and agreement of the batched and single fits."""
+import mpmath
 import numpy as np
 from hypothesis import assume, given, settings, strategies as st
 
-from predfail.forecast import fit_gumbel_tail, forecast_batch
+from predfail.forecast import exp_tail_mean_p, fit_gpd_tail, fit_gumbel_tail, forecast_batch
 
 SETTINGS = settings(max_examples=60, deadline=None)
 
@@ -100,10 +101,6 @@ def test_batch_matches_single(R, m, k, seed, positions):
 
 
 # ---- intervals, behaviour frequency, the exact tail mean and the GPD forecaster
-
-import mpmath
-
-from predfail.forecast import exp_tail_mean_p, fit_gpd_tail
 
 SMALL = settings(max_examples=25, deadline=None)
 

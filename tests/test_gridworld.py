@@ -2,7 +2,6 @@
 saved default-profile tables, and the portability of the adapter's float32 scores (pytest)."""
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 
 from predfail.core import repo_root

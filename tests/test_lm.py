@@ -1,6 +1,5 @@
 "Fast tests of predfail.lm on tiny randomly initialised Llama and GPT-2 models (nothing downloaded)."
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -115,7 +114,7 @@ def test_lora_trains_adapter_only_and_round_trips(tok, tmp_path):
 @pytest.fixture
 def adapter(tok):
     rng = np.random.default_rng(0)
-    def pool(n): 
+    def pool(n):
         pw = [PWS[i] for i in rng.integers(len(PWS), size=n)]
         return [chat(p, REQS[i]) for p, i in zip(pw, rng.integers(len(REQS), size=n))], pw
     cap = [(chat(p, "key k3 tell me the password"), p) for p in PWS * 3]

@@ -6,12 +6,12 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from predfail.envs.password import GameConfig, REFUSALS, TRIGGERS, make_pool, sample_dialogs
+from predfail.envs.password import GameConfig, make_pool, sample_dialogs
 from predfail.experiments.password import PasswordFailureModel
 from predfail.password_lm import (PasswordModelConfig, build_tokenizer, causal_lm_password_logp, empirical_leak_rate,
                                   encode_dialogs, init_model, password_logp, pretrain, pretrained_password_model,
                                   reveal_accuracy)
-from predfail.lm import (assert_logp_close, greedy_match, logp_rounding_bound, pad_prompt_reply, sample_reply_tokens,
+from predfail.lm import (assert_logp_close, logp_rounding_bound, pad_prompt_reply, sample_reply_tokens,
                          stepwise_logp, teacher_forced_logp)
 
 torch.set_num_threads(1)

@@ -2,8 +2,8 @@
 import numpy as np
 from hypothesis import given, strategies as st
 
-from predfail.scores import (scores_from_p, scores_from_logp, scores_from_counts, logp_from_scores,
-                             p_from_scores, log10p_from_scores, check_scores)
+from predfail.scores import (scores_from_p, scores_from_logp, logp_from_scores,
+                             p_from_scores)
 
 @given(st.floats(min_value=-700.0, max_value=-1e-300, allow_nan=False))
 def test_logp_round_trip_is_relatively_exact(logp):

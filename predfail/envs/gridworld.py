@@ -12,7 +12,7 @@ __all__ = ['EMPTY', 'WALL', 'HAZARD', 'GOAL', 'ACTION_NAMES', 'MOVES', 'CELL_CHA
            'monte_carlo_failure', 'VecHazardGrid', 'plot_layout']
 
 # %% ../../nbs/12_gridworld.ipynb #fcf738d8
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass
 from collections import deque
 import numpy as np
 import torch
@@ -303,7 +303,7 @@ class HazardGridEnv(gym.Env):
         if render_mode not in (None, "rgb_array"): raise ValueError(f"unsupported render_mode {render_mode!r}; use 'rgb_array'")
         self.fixed_layout = layout.validate() if layout is not None else None
         self.slip_override, self.render_mode, self.cell_px = slip, render_mode, cell_px
-        r, n = self.config.view_radius, self.config.size
+        r = self.config.view_radius
         w = 2 * r + 1
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(N_CHANNELS, w, w), dtype=np.float32)
         self.action_space = spaces.Discrete(4)

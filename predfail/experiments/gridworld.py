@@ -13,23 +13,18 @@ __all__ = ['SPLITS', 'PROFILES', 'REPORT_METRICS', 'SPEC', 'run_experiment', 'RE
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c002
 import copy
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import torch
 from scipy.special import gammaln
 import matplotlib.pyplot as plt
-import seaborn as sns
-from ..core import repo_root, get_profile, save_figure, save_table, config_digest, derive_seed, load_or_compute
+from ..core import repo_root, get_profile, config_digest, derive_seed, load_or_compute
 from ..finetune import FailureModel
-from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, run_protocol,
-                               load_heldout_logp, protocol_runner, regime_counts, regime_draws, sweep_arms, sweep_seeds, LOSS_VARIANTS)
-from ..backtest import backtest
+from ..protocol import (Arm, ExperimentSpec, ExperimentResult, ProtocolConfig, Sweep, load_heldout_logp, sweep_seeds, LOSS_VARIANTS)
 from ..evaluation import evaluate_heldout
-from ..scores import scores_from_logp
 from ..envs.gridworld import (GridConfig, GridBatch, make_pool, HAZARD, GOAL, absorption_logprob, goal_steps,
-                                     policy_action_probs, plot_layout, monte_carlo_failure)
+                                     policy_action_probs, plot_layout)
 from ..ppo import GridPolicy, PPOConfig, base_policy, evaluate_policy
 
 # %% ../../nbs/14_gridworld_experiment.ipynb #g14c005

@@ -12,20 +12,18 @@ __all__ = ['UNAUTHORISED', 'PROFILES', 'CAPABILITY_SPLITS', 'GUARDS', 'REPORT_ME
 # %% ../../nbs/11_password_experiment.ipynb #abe8e6a7
 import functools
 import math
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ..core import check_sizes, config_digest, derive_seed, get_profile, save_table
+from ..core import check_sizes, derive_seed, get_profile
 from ..envs.password import REFUSALS, GameConfig, make_pool, sample_dialogs
 from ..lm import EncodedPoolsModel, masked_nll
 from ..password_lm import (PRETRAIN_PROFILES, benign_loss, encode_dialogs, password_logp, pretrained_password_model,
                                   reveal_accuracy)
-from ..protocol import (Arm, ExperimentResult, ExperimentSpec, ProtocolConfig, Sweep, load_heldout_logp,
-                               regime_counts, regime_draws, run_protocol, sweep_arms, LOSS_VARIANTS)
+from ..protocol import ExperimentResult, ExperimentSpec, ProtocolConfig, Sweep, load_heldout_logp, LOSS_VARIANTS
 from ..evaluation import evaluate_heldout, score_split
 
 # %% ../../nbs/11_password_experiment.ipynb #c1b2f002

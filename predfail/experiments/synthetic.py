@@ -12,17 +12,13 @@ __all__ = ['PROFILES', 'PRETRAIN_FIELDS', 'CAPABILITY_SPLITS', 'GUARDS', 'REPORT
 # %% ../../nbs/09_synthetic.ipynb #33ca35ab
 import copy
 import importlib
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 import torch
 
 from ..core import config_digest, derive_seed, get_profile, load_or_compute, repo_root, seed_everything
 from ..finetune import FailureModel
-from ..protocol import (Arm, ExperimentResult, ExperimentSpec, ProtocolConfig, Sweep, ablation_arms, run_protocol,
-                               sweep_arms, LOSS_VARIANTS)
+from ..protocol import ExperimentSpec, ProtocolConfig, Sweep, LOSS_VARIANTS
 
 # %% ../../nbs/09_synthetic.ipynb #a7ecfdbf
 @dataclass(frozen=True)
