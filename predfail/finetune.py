@@ -127,7 +127,7 @@ FINETUNE_CONSTRAINTS = {
     "loss_kind": choice(LOSS_KINDS), "stop_grad": choice(STOP_GRADS), "target": choice(TARGETS),
     "error_units": choice(ERROR_UNITS), "positions": choice(POSITIONS),
     **dict.fromkeys([f"{t}_weight" for t in TERMS], at_least(0)),
-    "steps": at_least(0, says="must be positive"),
+    "steps": at_least(0),
     **dict.fromkeys(("partitions_per_step", "cache_refresh_every", "cache_chunk", "supervised_batch", "checkpoint_every"),
                     at_least(1, says="must be positive")),
     "worst_case_q": in_interval(0, 1, closed="right"), "ceiling_share": in_interval(0, 1, closed="right"),
