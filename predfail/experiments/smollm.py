@@ -56,11 +56,11 @@ SMOLLM_PROFILES = {
 }
 
 # %% ../../nbs/15c_smollm_full.ipynb #0d23262c
-def smollm_arms(cfg: SmollmConfig, # the profile
+def smollm_arms(config: SmollmConfig, # the profile
                ) -> list:
     "The protocol's arms: base, task only, supervised, forecast, supervised + forecast (each LoRA on the same budget)."
-    common = dict(steps=cfg.steps, lr=cfg.lr, m=cfg.train_m, n=cfg.train_n, k=cfg.train_k, partitions_per_step=cfg.partitions_per_step,
-                  supervised_batch=cfg.batch_size, cache_refresh_every=cfg.cache_refresh_every, checkpoint_every=max(cfg.steps // 3, 1))
+    common = dict(steps=config.steps, lr=config.lr, m=config.train_m, n=config.train_n, k=config.train_k, partitions_per_step=config.partitions_per_step,
+                  supervised_batch=config.batch_size, cache_refresh_every=config.cache_refresh_every, checkpoint_every=max(config.steps // 3, 1))
     return [Arm("base"), Arm("task_only", common), Arm("supervised", dict(common, safety_weight=1.0)),
             Arm("forecast", dict(common, forecast_weight=1.0)),
             Arm("supervised_forecast", dict(common, safety_weight=1.0, forecast_weight=1.0))]
@@ -74,7 +74,7 @@ def load_smollm(device: str | None = None, # None: CUDA when available, else the
     return model.to(device or ("cuda" if torch.cuda.is_available() else "cpu")), tok
 
 # %% ../../nbs/15c_smollm_full.ipynb #6a0d418f
-def make_smollm_model(cfg: SmollmConfig, # the profile
+def make_smollm_model(config: SmollmConfig, # the profile
                       base: tuple, # (model, tokenizer) loaded once, copied for each run
                       seed: int, # seeds the LoRA initialisation
                      ) -> CausalLMFailureModel:
@@ -82,15 +82,15 @@ def make_smollm_model(cfg: SmollmConfig, # the profile
     model, tok = base
     pairs = lambda ds: ([d.messages for d in ds], [d.password_text for d in ds])
     auth = lambda n, s: [(d.messages, d.password_text) for d in sample_dialogs(n, {"authorised": 1}, seed=s)]
-    lm = add_lora(copy.deepcopy(model), r=cfg.lora_r, alpha=2 * cfg.lora_r, seed=seed)
-    return CausalLMFailureModel(lm, tok, {"train": pairs(make_pool(cfg.n_train, seed=derive_seed("smollm", "pool", "train"))),
-                                     "heldout": pairs(make_pool(cfg.n_heldout, seed=derive_seed("smollm", "pool", "heldout")))},
-                                auth(cfg.n_auth_train, derive_seed("smollm", "authorised", "train")),
-                                auth(cfg.n_auth_eval, derive_seed("smollm", "authorised", "heldout")), safe_completions=cfg.safe_completion,
-                                batch_size=cfg.batch_size, score_batch=cfg.score_batch)
+    lm = add_lora(copy.deepcopy(model), r=config.lora_r, alpha=2 * config.lora_r, seed=seed)
+    return CausalLMFailureModel(lm, tok, {"train": pairs(make_pool(config.n_train, seed=derive_seed("smollm", "pool", "train"))),
+                                     "heldout": pairs(make_pool(config.n_heldout, seed=derive_seed("smollm", "pool", "heldout")))},
+                                auth(config.n_auth_train, derive_seed("smollm", "authorised", "train")),
+                                auth(config.n_auth_eval, derive_seed("smollm", "authorised", "heldout")), safe_completions=config.safe_completion,
+                                batch_size=config.batch_size, score_batch=config.score_batch)
 
 # %% ../../nbs/15c_smollm_full.ipynb #6de26566
-def run_smollm(cfg: SmollmConfig = SMOLLM_PROFILES["full"], # the profile
+def run_smollm(config: SmollmConfig = SMOLLM_PROFILES["full"], # the profile
                *,
                load=load_smollm, # () -> (model, tokenizer) of the base model
                name: str = "smollm-full", # run cache folder and table name (results/<name>_results.csv)
@@ -101,9 +101,9 @@ def run_smollm(cfg: SmollmConfig = SMOLLM_PROFILES["full"], # the profile
     "Fine-tune and evaluate every arm and seed; the tidy table, the results table, claim 5's targets and the minutes taken."
     t0 = time.time()
     base = load()
-    key = config_digest(asdict(cfg), type(base[0]).__name__, modules=[predfail.lm, predfail.finetune])
-    tidy = run_arms(lambda seed: make_smollm_model(cfg, base, seed), smollm_arms(cfg), cfg.seeds,
-                    Evaluation(m=cfg.m, n=cfg.n, k=cfg.k, R=cfg.R), RunCache(name, key=key, root=cache_root),
+    key = config_digest(asdict(config), type(base[0]).__name__, modules=[predfail.lm, predfail.finetune])
+    tidy = run_arms(lambda seed: make_smollm_model(config, base, seed), smollm_arms(config), config.seeds,
+                    Evaluation(m=config.m, n=config.n, k=config.k, R=config.R), RunCache(name, key=key, root=cache_root),
                     capability=lambda model, seed, split: model.capability(), progress=progress)
     table = results_table(tidy)
     targets = {arm: target_verdicts(tidy, arm, capability="reply_accuracy") for arm in ("forecast", "supervised_forecast")}
