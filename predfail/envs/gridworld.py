@@ -474,7 +474,7 @@ def move_logprobs(action_probs: torch.Tensor, # (B, S, 4) policy pi(a|s)
 # %% ../../nbs/12_gridworld.ipynb #b81638ef
 def absorption_logprob(batch: GridBatch, # the layouts
                        action_probs: torch.Tensor, # (B, S, 4) policy pi(a|s) in every cell (rows of absorbing cells are ignored)
-                       target: int = HAZARD, # HAZARD: failure probability; GOAL: success probability
+                       target: int = HAZARD, # HAZARD: failure probability (at most log 1 = 0); GOAL: success probability
                        horizon: int = 40, # step limit T
                        all_states: bool = False, # return log f_T for every cell instead of only the start
                       ) -> torch.Tensor:
@@ -492,10 +492,11 @@ def absorption_logprob(batch: GridBatch, # the layouts
     for _ in range(horizon):
         step = torch.logsumexp(log_pd + logf.gather(1, nxt).reshape(B, S, 4), -1).clamp_min(LOG_FLOOR)
         logf = torch.where(is_target, zero, torch.where(is_other, floor, step))
-    # a probability is at most 1, but a float32 logsumexp over move probabilities summing to 1 can round a few ulps above
-    # log 1 = 0 where failure is certain; clamping the output (never the recursion) leaves every value <= 0 as it was
     out = logf if all_states else logf.gather(1, batch.start[:, None])[:, 0]
-    return out.clamp(max=0.0)
+    # a float32 logsumexp over move probabilities summing to 1 can round a few ulps above log 1 = 0 where the outcome is
+    # certain. A failure log p is a score and must be <= 0, so it is clamped (the output, never the recursion); the success
+    # log p feeds the task loss, where a clamp would cut the gradient of near-certain layouts, so it is left as computed
+    return out.clamp(max=0.0) if target == HAZARD else out
 
 # %% ../../nbs/12_gridworld.ipynb #87cf8096
 def goal_steps(batch: GridBatch, # the layouts
