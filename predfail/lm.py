@@ -564,6 +564,7 @@ class CausalLMFailureModel(EncodedPoolsModel):
                  pools: dict, # split -> (prompts, failure completion(s)); "train", and any of "validation", "heldout"
                  capability_data: list, # (prompt, reply) pairs for the task loss
                  capability_eval: list | None = None, # held-out (prompt, reply) pairs for `capability()`; default: capability_data
+                 *,
                  safe_completions=None, # safe reply (one text or one per training prompt) for the supervised baseline
                  end: bool = False, # failure = the reply begins with the completion (False) or is exactly it (True)
                  batch_size: int = 8, # pairs per task / supervised batch
