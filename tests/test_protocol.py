@@ -7,7 +7,7 @@ import torch
 from predfail.assurance import EXCESS_METRICS
 from predfail.forecast import forecast_batch
 from predfail.evaluation import FLOOR_METRICS, FORECAST_METRICS, SAFETY_METRICS, evaluate_heldout, metric_ci
-from predfail.protocol import Arm, Evaluation, RunCache, addon_arms, results_table, run_arms
+from predfail.protocol import Arm, Evaluation, RunCache, addon_arms, results_table, run_arms, sweep_arms
 
 
 def test_evaluate_heldout_matches_brute_force_on_tiny_pool():
@@ -86,7 +86,7 @@ def test_parallel_runs_equal_one_process_runs_on_the_real_engine(tmp_path):
     from predfail.experiments import synthetic as S
     cfg = replace(S.PROFILES["quick"], pretrain_steps=60, n_train=1500, n_validation=1500, n_heldout=1500, n_capability=1000,
                   m=30, n=600, R=30, steps=6)
-    families = S.sweep_arms(cfg, S.sweeps)
+    families = sweep_arms(cfg, S.sweeps)
     arms = [Arm("base"), families["supervised"][0], *addon_arms(families["supervised_forecast"][:1], families["supervised"][0])]
     ev = Evaluation(m=cfg.m, n=cfg.n, k=cfg.k, R=cfg.R)
     run = lambda name, w: run_arms(partial(S.make_model, cfg), arms, [0, 1], ev, RunCache(name, root=tmp_path),

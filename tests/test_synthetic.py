@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from predfail.experiments.synthetic import (SyntheticModel, capability_metrics, experiment_config, make_model, make_pools,
-                                            sample_inputs, sweep_arms, sweeps)
+                                            sample_inputs, sweeps)
 from predfail.finetune import FinetuneConfig, finetune
-from predfail.protocol import addon_arms
+from predfail.protocol import addon_arms, sweep_arms
 
 TINY = replace(experiment_config("quick"), pretrain_steps=150, n_train=3_000, n_validation=3_000, n_heldout=3_000,
                n_capability=2_000, m=40, n=1_500)
