@@ -353,12 +353,12 @@ def _verdict(lo, hi, op, bound):
 
 # %% ../nbs/08_protocol.ipynb #63a65ec4
 def target_verdicts(tidy: pd.DataFrame, # run_arms output on the test pool: arm, seed, metric, value
-                   arm: str, # the forecast arm judged
-                   capability: str, # capability metric, a rate in [0, 1] (T3 in percentage points)
-                   base: str = "base", # the base model's arm
-                   supervised: str = "supervised", # the supervised baseline's arm
-                   level: float = 0.95, # confidence level of the intervals
-                  ) -> pd.DataFrame:
+                    arm: str, # the forecast arm judged
+                    capability: str, # capability metric, a rate in [0, 1] (T3 in percentage points)
+                    base: str = "base", # the base model's arm
+                    supervised: str = "supervised", # the supervised baseline's arm
+                    level: float = 0.95, # confidence level of the intervals
+                   ) -> pd.DataFrame:
     "Claim 5's targets T1–T4 for `arm`: per-seed ratios (T3: differences) with paired t intervals, and a verdict per target."
     wide = tidy.pivot_table(index=["arm", "seed"], columns="metric", values="value")
     need = sorted({m for m, _, _ in TARGET_QUANTITIES.values()} - {"capability"} | {capability})
@@ -419,8 +419,8 @@ class ExperimentResult:
 
 # %% ../nbs/08_protocol.ipynb #130e9b8b
 def update_target_verdicts(experiment: str, # the experiment whose rows are replaced
-                  rows: list, # target_row dicts
-                 ) -> Path:
+                           rows: list, # target_row dicts
+                          ) -> Path:
     "Replace `experiment`'s rows of results/target_verdicts.csv (one row per experiment and forecast arm, sorted) and return the path."
     from predfail.core import atomic_path, file_lock
     path = output_dir("results")/"target_verdicts.csv"

@@ -59,8 +59,9 @@ SMOLLM_PROFILES = {
 def smollm_arms(config: SmollmConfig, # the profile
                ) -> list:
     "The protocol's arms: base, task only, supervised, forecast, supervised + forecast (each LoRA on the same budget)."
-    common = dict(steps=config.steps, lr=config.lr, m=config.train_m, n=config.train_n, k=config.train_k, partitions_per_step=config.partitions_per_step,
-                  supervised_batch=config.batch_size, cache_refresh_every=config.cache_refresh_every, checkpoint_every=max(config.steps // 3, 1))
+    c = config
+    common = dict(steps=c.steps, lr=c.lr, m=c.train_m, n=c.train_n, k=c.train_k, partitions_per_step=c.partitions_per_step,
+                  supervised_batch=c.batch_size, cache_refresh_every=c.cache_refresh_every, checkpoint_every=max(c.steps // 3, 1))
     return [Arm("base"), Arm("task_only", common), Arm("supervised", dict(common, safety_weight=1.0)),
             Arm("forecast", dict(common, forecast_weight=1.0)),
             Arm("supervised_forecast", dict(common, safety_weight=1.0, forecast_weight=1.0))]
